@@ -1,0 +1,127 @@
+"""``python -m mnist1d_hf``: generate, inspect and plot any variant from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import MNIST1DConfig, field_names
+from .generate import MNIST1DData, generate
+from .variants import VARIANTS, variant
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``name=value`` with a JSON value (``padding=[30,50]``, ``shuffle_seq=true``) or a bare string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--set {text!r}: expected name=value")
+    if name not in field_names():
+        raise argparse.ArgumentTypeError(f"--set {text!r}: unknown field {name!r}; known: {', '.join(field_names())}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return name, value
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, variant_help: str = "named variant") -> None:
+    parser.add_argument("--variant", default="standard", choices=list(VARIANTS), help=variant_help)
+    parser.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=parse_override, action="append",
+                        default=[], help="override one knob (repeatable), e.g. --set max_translation=20")
+
+
+def config_from_args(args: argparse.Namespace) -> MNIST1DConfig:
+    return variant(args.variant, **dict(args.overrides))
+
+
+def write_atomically(out: Path, fill: Callable[[Path], None]) -> None:
+    """Build a folder in a temporary sibling, then rename it into place: never a half-written ``out``."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"--out {out}: exists and is not an empty folder; choose a new path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save(data: MNIST1DData, folder: Path, fmt: str) -> list[Path]:
+    """``config.json`` plus ``mnist1d.npz`` or, for the reference package's loaders, ``mnist1d_data.pkl``."""
+    (folder / "config.json").write_text(json.dumps(data.config.to_dict(), indent=2) + "\n")
+    if fmt == "npz":
+        path = folder / "mnist1d.npz"
+        np.savez(path, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test,
+                 t=data.t, templates=data.templates)
+    else:
+        path = folder / "mnist1d_data.pkl"
+        with open(path, "wb") as f:
+            pickle.dump(data.as_legacy_dict(), f, protocol=3)
+    return [folder / "config.json", path]
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    data = generate(cfg) if cfg.mode == "reference" else generate(cfg, workers=args.workers)
+    write_atomically(args.out, lambda tmp: save(data, tmp, args.format))
+    print(f"wrote {len(data.y_train)} train / {len(data.y_test)} test examples of length "
+          f"{cfg.final_seq_length} to {args.out}")
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    print(json.dumps({**cfg.to_dict(), "num_train": cfg.num_train, "num_test": cfg.num_test}, indent=2))
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from .plot import plot_examples
+
+    cfg = config_from_args(args)
+    plot_examples(generate(cfg), args.out)
+    print(f"wrote {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist1d_hf", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="generate a variant and save it as .npz (or the legacy .pkl)")
+    add_config_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="new folder to write")
+    p.add_argument("--format", choices=["npz", "pkl"], default="npz")
+    p.add_argument("--workers", type=int, default=None, help="processes for mode=fast (default: all cores)")
+    p.set_defaults(run=cmd_generate)
+
+    p = sub.add_parser("show", help="print the resolved config of a variant")
+    add_config_arguments(p)
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("plot", help="plot templates and transformed examples per class (the paper's Figure 1)")
+    add_config_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    p.set_defaults(run=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
