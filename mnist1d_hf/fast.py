@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter1d
+from threadpoolctl import threadpool_limits
 
 from .config import MNIST1DConfig
 from .progress import progress_bar
@@ -44,8 +46,7 @@ def row_labels_and_columns(cfg: MNIST1DConfig) -> tuple[np.ndarray, np.ndarray |
 class FastPlan:
     """Everything about a config that is the same for every example, precomputed once per process."""
 
-    shapes: np.ndarray  # flat (P * 10 * D,): the dilated template of each (padding, label)
-    roll_index: np.ndarray  # (max_translation, D): where each position reads from after a translation
+    translated: np.ndarray  # (P * 10, D + 1, D) view: [padding * 10 + label, D - shift] is a translated template
     corr_filter: np.ndarray  # (D, D): scale times the Gaussian filter, as a matrix on the normals
     downsample: np.ndarray  # (D, L): the final linear resampling
     iid_mix: np.ndarray  # (r, L): r normals mapped to iid noise already resampled (same covariance)
@@ -59,9 +60,10 @@ def fast_plan(cfg: MNIST1DConfig) -> FastPlan:
     table = dilated_templates(cfg, np.arange(low, high + 1))
     downsample = resample_matrix(d, cfg.final_seq_length)
     _, singular, vt = np.linalg.svd(downsample, full_matrices=False)
+    shapes = np.concatenate([table[p] for p in range(low, high + 1)])
+    # every circular shift of a row is a window of the row written twice: a view, no copies
     return FastPlan(
-        shapes=np.stack([table[p] for p in range(low, high + 1)]).ravel(),
-        roll_index=(np.arange(d)[None, :] - np.arange(cfg.max_translation)[:, None]) % d,
+        translated=sliding_window_view(np.concatenate([shapes, shapes], axis=1), d, axis=1),
         corr_filter=cfg.corr_noise_scale * gaussian_filter1d(np.eye(d), CORR_NOISE_SIGMA, axis=1),
         downsample=downsample,
         iid_mix=cfg.iid_noise_scale * singular[:, None] * vt,
@@ -86,16 +88,14 @@ def draw_block(cfg: MNIST1DConfig, block: int, n: int) -> tuple[np.ndarray, ...]
 def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray) -> np.ndarray:
     """Unnormalized examples for one block of rows with the given labels.
 
-    The reference's steps, reordered where maths allows: the translated template is one gather from a small
-    table, and everything after the noise mask is linear, so the iid noise and the shear are added after the
+    The reference's steps, reordered where maths allows: the translated template is one row gather from a
+    small table of windows, and everything after the noise mask is linear, so the iid noise and the shear are added after the
     final resampling (the iid noise drawn directly with its resampled covariance: fewer normals to draw).
     """
     plan = fast_plan(cfg)
     d = cfg.dilated_length
     pad, scale_u, shift, shear_u, corr_normals, iid_normals = draw_block(cfg, block, len(labels))
-    index = plan.roll_index[shift]
-    index += ((pad * NUM_CLASSES + labels) * d)[:, None]
-    x = plan.shapes[index]
+    x = plan.translated[pad * NUM_CLASSES + labels, d - shift]
     x *= (1 + cfg.scale_coeff * (scale_u - 0.5))[:, None]
     np.copyto(x, corr_normals @ plan.corr_filter, where=x == 0)
     out = x @ plan.downsample
@@ -108,7 +108,9 @@ def _blocks_task(cfg: MNIST1DConfig, blocks: range, labels: np.ndarray, columns:
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of consecutive blocks, and each block's (sum, sum of squares) for the global standardization."""
     start = blocks.start * BLOCK
-    parts = [block_examples(cfg, b, labels[b * BLOCK - start:(b + 1) * BLOCK - start]) for b in blocks]
+    # the matrices are small: one BLAS thread per process is fastest, and never oversubscribes the cores
+    with threadpool_limits(1, user_api="blas"):
+        parts = [block_examples(cfg, b, labels[b * BLOCK - start:(b + 1) * BLOCK - start]) for b in blocks]
     sums = np.array([(p.sum(), np.square(p).sum()) for p in parts])
     x = np.concatenate(parts)
     return (x if columns is None else x[:, columns]), sums
