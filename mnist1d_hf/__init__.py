@@ -4,4 +4,13 @@ from .config import MNIST1DConfig
 from .generate import MNIST1DData, generate
 from .variants import VARIANTS, variant
 
-__all__ = ["MNIST1DConfig", "MNIST1DData", "VARIANTS", "generate", "variant"]
+__all__ = ["MNIST1D", "MNIST1DConfig", "MNIST1DData", "VARIANTS", "generate", "load", "variant"]
+
+
+def __getattr__(name: str):
+    # importing `datasets` takes over a second: the builder is imported on first use, not with the package
+    if name in ("MNIST1D", "load"):
+        from . import builder
+
+        return getattr(builder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

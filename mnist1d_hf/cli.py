@@ -94,6 +94,53 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+def selected_configs(args: argparse.Namespace) -> dict[str, MNIST1DConfig]:
+    """``--variants a b`` (default: all named variants), or one config from ``--variant``/``--set``/``--name``."""
+    single = args.variant is not None or args.overrides or args.name
+    if single and args.variants:
+        raise ValueError("--variants takes named variants; for one custom config use --variant, --set and --name "
+                         "without --variants")
+    if not single:
+        return {name: variant(name) for name in args.variants or VARIANTS}
+    args.variant = args.variant or "standard"
+    name = args.name or (None if args.overrides else args.variant)
+    if name is None:
+        raise ValueError("--set makes a custom config: name it with --name (e.g. --name no_translation)")
+    return {name: config_from_args(args)}
+
+
+def add_hub_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, variant_help="base variant of one custom config (with --set and --name)")
+    parser.set_defaults(variant=None)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), metavar="NAME",
+                        help=f"named variants (default: all of {', '.join(VARIANTS)})")
+    parser.add_argument("--name", help="config name of the custom variant made by --variant and --set")
+    parser.add_argument("--cache-dir", help="datasets cache (default: the Hugging Face cache)")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import export
+
+    configs = selected_configs(args)
+    export(configs, args.out, repo_id=args.repo_id, cache_dir=args.cache_dir)
+    print(f"exported {', '.join(configs)} to {args.out}")
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from .export import write_export
+    from .publish import PublishError, publish, resolve_token
+
+    configs = selected_configs(args)
+    try:
+        token = resolve_token(args.token)
+        with tempfile.TemporaryDirectory(prefix="mnist1d-export-") as tmp:
+            write_export(configs, Path(tmp), repo_id=args.repo_id, cache_dir=args.cache_dir)
+            url = publish(Path(tmp), args.repo_id, token=token, private=args.private, overwrite=args.overwrite)
+    except PublishError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"published {', '.join(configs)} to {args.repo_id}: {url}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist1d_hf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     p.set_defaults(run=cmd_plot)
+
+    p = sub.add_parser("export", help="write variants as a folder laid out like a Hub dataset repo")
+    add_hub_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="new folder to write")
+    p.add_argument("--repo-id", default="OWNER/mnist1d", help="repo named in the card's loading example")
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("publish", help="upload variants to a Hub dataset repo in one commit")
+    add_hub_arguments(p)
+    p.add_argument("--repo-id", required=True, help="OWNER/NAME of the dataset repo (created if missing)")
+    p.add_argument("--token", help="Hugging Face token with write access (default: $HF_TOKEN)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--overwrite", action="store_true", help="replace configs already on the Hub")
+    p.set_defaults(run=cmd_publish)
     return parser
 
 

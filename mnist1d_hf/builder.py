@@ -1,0 +1,136 @@
+"""MNIST-1D as a ``datasets`` builder: every named variant is a config, and any knob override is a custom one.
+
+``datasets`` >= 4 no longer runs dataset scripts in ``load_dataset``, so this builder is used directly (``load``
+below, and ``export`` for the Hub, which receives Parquet files instead of code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+import numpy as np
+
+from .config import MNIST1DConfig, field_names
+from .generate import MNIST1DData, generate
+from .templates import NUM_CLASSES
+from .variants import DESCRIPTIONS, VARIANTS, variant
+
+# The cache is keyed by config id and this version only (a builder used directly has no code hash): bump it
+# whenever the generator's output for a given config changes, or users keep reading stale cached data.
+VERSION = datasets.Version("1.0.0")
+
+DEFAULT_VARIANT = "standard"
+HOMEPAGE = "https://github.com/greydanus/mnist1d"
+LICENSE = "apache-2.0"
+CITATION = """\
+@inproceedings{greydanus2024scaling,
+  title     = {Scaling Down Deep Learning with {MNIST}-{1D}},
+  author    = {Greydanus, Sam and Kobak, Dmitry},
+  booktitle = {Proceedings of the 41st International Conference on Machine Learning (ICML)},
+  year      = {2024}
+}
+"""
+SUMMARY = ("MNIST-1D: procedurally generated 1-D digit signals in 10 classes, small enough to train on a CPU in "
+           "minutes yet separating logistic regression, MLPs, CNNs and RNNs.")
+METADATA_MARKER = "MNIST-1D metadata (JSON): "
+
+
+def features(cfg: MNIST1DConfig) -> datasets.Features:
+    """``x``: the signal as a fixed-length float32 list; ``y``: the digit as a ClassLabel named "0".."9"."""
+    return datasets.Features({
+        "x": datasets.List(datasets.Value("float32"), length=cfg.final_seq_length),
+        "y": datasets.ClassLabel(names=[str(k) for k in range(NUM_CLASSES)]),
+    })
+
+
+def metadata(data: MNIST1DData) -> dict[str, Any]:
+    """What every row shares: the generator config and version, the time axis ``t`` and the templates."""
+    return {"generator_version": str(VERSION), "config": data.config.to_dict(), "t": data.t.tolist(),
+            "templates": data.templates.tolist()}
+
+
+def metadata_of(dataset: datasets.Dataset | datasets.DatasetInfo) -> dict[str, Any]:
+    """Read back ``metadata(...)`` from a dataset built here (it travels in the description, not in rows)."""
+    info = dataset.info if isinstance(dataset, datasets.Dataset) else dataset
+    _, marker, payload = info.description.partition(METADATA_MARKER)
+    if not marker:
+        raise ValueError("this dataset's description carries no MNIST-1D metadata; was it built by MNIST1D?")
+    return json.loads(payload)
+
+
+def named_variant_of(cfg: MNIST1DConfig) -> str | None:
+    """The named variant equal to ``cfg``, if any: equal configs share one cache entry and one config name."""
+    return next((name for name, named in VARIANTS.items() if named == cfg), None)
+
+
+def custom_config_id(cfg: MNIST1DConfig) -> str:
+    """A cache id that depends only on the resolved knobs, however they were spelled."""
+    return "custom-" + hashlib.sha256(cfg.to_json().encode()).hexdigest()[:16]
+
+
+@dataclass
+class MNIST1DBuilderConfig(datasets.BuilderConfig):
+    """A builder config holding one complete generator configuration."""
+
+    generator: MNIST1DConfig = field(default_factory=MNIST1DConfig)
+
+
+class MNIST1D(datasets.GeneratorBasedBuilder):
+    """The named variants as builder configs; ``MNIST1D(config_name="shuffled", max_translation=20)`` (any
+    generator knob) or ``MNIST1D(generator=cfg)`` builds a custom config with its own cache id."""
+
+    VERSION = VERSION
+    BUILDER_CONFIG_CLASS = MNIST1DBuilderConfig
+    BUILDER_CONFIGS = [MNIST1DBuilderConfig(name=name, version=VERSION, description=DESCRIPTIONS[name],
+                                            generator=cfg) for name, cfg in VARIANTS.items()]
+    DEFAULT_CONFIG_NAME = DEFAULT_VARIANT
+
+    def __init__(self, *args: Any, config_name: str | None = None, generator: MNIST1DConfig | None = None,
+                 **kwargs: Any) -> None:
+        knobs = {name: kwargs.pop(name) for name in field_names() if name in kwargs}
+        base = generator if generator is not None else variant(config_name or DEFAULT_VARIANT)
+        resolved = base.replace(**knobs) if knobs else base
+        config_name = named_variant_of(resolved)
+        if config_name is None:
+            config_name = DEFAULT_VARIANT
+            kwargs.update(generator=resolved, config_id=custom_config_id(resolved),
+                          description="A custom MNIST-1D configuration.")
+        kwargs.setdefault("dataset_name", "mnist1d")
+        super().__init__(*args, config_name=config_name, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(description=f"{SUMMARY}\n\n{self.config.description}",
+                                    features=features(self.config.generator), homepage=HOMEPAGE,
+                                    citation=CITATION, license=LICENSE, version=self.config.version)
+
+    def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        data = generate(self.config.generator)
+        # t depends on the generated signals, so the description is completed once they exist
+        self.info.description += "\n\n" + METADATA_MARKER + json.dumps(metadata(data))
+        return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"x": data.x_train, "y": data.y_train}),
+                datasets.SplitGenerator(name=datasets.Split.TEST, gen_kwargs={"x": data.x_test, "y": data.y_test})]
+
+    def _generate_examples(self, x: np.ndarray, y: np.ndarray):
+        for i, (signal, label) in enumerate(zip(x.astype(np.float32), y.tolist())):
+            yield i, {"x": signal, "y": label}
+
+
+def load(variant: str = DEFAULT_VARIANT, cache_dir: str | None = None, **overrides: Any) -> datasets.DatasetDict:
+    """The variant's ``train`` and ``test`` splits as a DatasetDict, generated once and then read from the cache
+    (the HF datasets cache unless ``cache_dir`` is given). Overrides are generator knobs."""
+    builder = MNIST1D(config_name=variant, cache_dir=cache_dir, **overrides)
+    return prepared(builder)
+
+
+def load_config(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
+    """``load`` for a complete generator config (what ``export`` and ``publish`` receive)."""
+    return prepared(MNIST1D(generator=cfg, cache_dir=cache_dir))
+
+
+def prepared(builder: MNIST1D) -> datasets.DatasetDict:
+    builder.download_and_prepare()
+    return builder.as_dataset()
