@@ -17,7 +17,8 @@ import numpy as np
 from .config import MNIST1DConfig, field_names
 from .generate import MNIST1DData, generate
 from .templates import NUM_CLASSES
-from .variants import DESCRIPTIONS, VARIANTS, variant
+from .variants import DESCRIPTIONS, VARIANTS
+from .variants import variant as variant_config
 
 # The cache is keyed by config id and this version only (a builder used directly has no code hash): bump it
 # whenever the generator's output for a given config changes, or users keep reading stale cached data.
@@ -92,7 +93,7 @@ class MNIST1D(datasets.GeneratorBasedBuilder):
     def __init__(self, *args: Any, config_name: str | None = None, generator: MNIST1DConfig | None = None,
                  **kwargs: Any) -> None:
         knobs = {name: kwargs.pop(name) for name in field_names() if name in kwargs}
-        base = generator if generator is not None else variant(config_name or DEFAULT_VARIANT)
+        base = generator if generator is not None else variant_config(config_name or DEFAULT_VARIANT)
         resolved = base.replace(**knobs) if knobs else base
         config_name = named_variant_of(resolved)
         if config_name is None:
@@ -122,8 +123,7 @@ class MNIST1D(datasets.GeneratorBasedBuilder):
 def load(variant: str = DEFAULT_VARIANT, cache_dir: str | None = None, **overrides: Any) -> datasets.DatasetDict:
     """The variant's ``train`` and ``test`` splits as a DatasetDict, generated once and then read from the cache
     (the HF datasets cache unless ``cache_dir`` is given). Overrides are generator knobs."""
-    builder = MNIST1D(config_name=variant, cache_dir=cache_dir, **overrides)
-    return prepared(builder)
+    return load_config(variant_config(variant, **overrides), cache_dir=cache_dir)
 
 
 def load_config(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
