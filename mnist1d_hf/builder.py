@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,13 @@ def metadata_of(dataset: datasets.Dataset | datasets.DatasetInfo) -> dict[str, A
     return json.loads(payload)
 
 
+def changed_knobs(cfg: MNIST1DConfig) -> str:
+    """The knobs that differ from the paper's defaults, e.g. ``shuffle_seq=true, max_translation=20``."""
+    defaults = MNIST1DConfig().to_dict()
+    changed = [f"{k}={json.dumps(v)}" for k, v in cfg.to_dict().items() if v != defaults[k]]
+    return ", ".join(changed) or "the paper's defaults"
+
+
 def named_variant_of(cfg: MNIST1DConfig) -> str | None:
     """The named variant equal to ``cfg``, if any: equal configs share one cache entry and one config name."""
     return next((name for name, named in VARIANTS.items() if named == cfg), None)
@@ -99,7 +107,7 @@ class MNIST1D(datasets.GeneratorBasedBuilder):
         if config_name is None:
             config_name = DEFAULT_VARIANT
             kwargs.update(generator=resolved, config_id=custom_config_id(resolved),
-                          description="A custom MNIST-1D configuration.")
+                          description=f"A custom configuration: {changed_knobs(resolved)}.")
         kwargs.setdefault("dataset_name", "mnist1d")
         super().__init__(*args, config_name=config_name, **kwargs)
 
@@ -111,11 +119,11 @@ class MNIST1D(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         data = generate(self.config.generator)
         # t depends on the generated signals, so the description is completed once they exist
-        self.info.description += "\n\n" + METADATA_MARKER + json.dumps(metadata(data))
+        self.info.description = f"{self._info().description}\n\n{METADATA_MARKER}{json.dumps(metadata(data))}"
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"x": data.x_train, "y": data.y_train}),
                 datasets.SplitGenerator(name=datasets.Split.TEST, gen_kwargs={"x": data.x_test, "y": data.y_test})]
 
-    def _generate_examples(self, x: np.ndarray, y: np.ndarray):
+    def _generate_examples(self, x: np.ndarray, y: np.ndarray) -> Iterator[tuple[int, dict[str, Any]]]:
         for i, (signal, label) in enumerate(zip(x.astype(np.float32), y.tolist())):
             yield i, {"x": signal, "y": label}
 
@@ -128,9 +136,6 @@ def load(variant: str = DEFAULT_VARIANT, cache_dir: str | None = None, **overrid
 
 def load_config(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
     """``load`` for a complete generator config (what ``export`` and ``publish`` receive)."""
-    return prepared(MNIST1D(generator=cfg, cache_dir=cache_dir))
-
-
-def prepared(builder: MNIST1D) -> datasets.DatasetDict:
-    builder.download_and_prepare()
+    builder = MNIST1D(generator=cfg, cache_dir=cache_dir)
+    builder.download_and_prepare()  # a no-op when the cache already holds this config id and version
     return builder.as_dataset()

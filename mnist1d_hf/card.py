@@ -3,7 +3,6 @@ from ``hub_card/``. The body is a function of the YAML alone, so a card merged o
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -13,7 +12,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
-from .builder import CITATION, DEFAULT_VARIANT, LICENSE, VERSION
+from .builder import CITATION, DEFAULT_VARIANT, LICENSE, VERSION, changed_knobs
 from .config import MNIST1DConfig
 from .variants import DESCRIPTIONS, VARIANTS
 
@@ -33,19 +32,12 @@ def parquet_path(name: str, split: str) -> str:
     return f"{name}/{split}-00000-of-00001.parquet"
 
 
-def knobs_text(cfg: MNIST1DConfig) -> str:
-    """The knobs that differ from the paper's defaults, e.g. ``shuffle_seq=true, max_translation=20``."""
-    defaults = MNIST1DConfig().to_dict()
-    changed = [f"{k}={json.dumps(v)}" for k, v in cfg.to_dict().items() if v != defaults[k]]
-    return ", ".join(changed) or "the paper's defaults"
-
-
 def config_entry(name: str, cfg: MNIST1DConfig) -> dict[str, Any]:
     """One ``configs:`` entry: where the config's Parquet files are, and what it is (knobs, generator version)."""
     about = DESCRIPTIONS[name] if VARIANTS.get(name) == cfg else "A custom configuration."
     entry: dict[str, Any] = {
         "data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in SPLITS],
-        "description": f"{about} Knobs: {knobs_text(cfg)}. Generator version {VERSION}.",
+        "description": f"{about} Knobs: {changed_knobs(cfg)}. Generator version {VERSION}.",
     }
     if name == DEFAULT_VARIANT:
         entry["default"] = True

@@ -73,6 +73,7 @@ def test_named_variants_keep_their_name_and_overrides_get_custom_ids(cache):
     custom = MNIST1D(config_name="shuffled", max_translation=20, cache_dir=cache)
     assert custom.config_id.startswith("custom-") and custom.config.generator == variant("shuffled",
                                                                                           max_translation=20)
+    assert custom.config.description == "A custom configuration: max_translation=20, shuffle_seq=true."
     # the id depends on the resolved knobs, not on how they were spelled
     respelled = MNIST1D(config_name="standard", shuffle_seq=True, max_translation=20, cache_dir=cache)
     assert respelled.config_id == custom.config_id == custom_config_id(variant("shuffled", max_translation=20))
