@@ -1,0 +1,348 @@
+"""LotteryTicket: exact mask arithmetic, rewinding, optimizer resets, controls and checkpoints on tiny models."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from functools import partial
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_modules.lottery import LotteryTicket, prune, sparsity, sparsity_schedule
+
+
+# -- the schedule and the mask arithmetic ---------------------------------------------------------------------------
+def test_schedules_give_every_rounds_sparsity():
+    assert sparsity_schedule("geometric", rounds=4, prune_fraction=0.2) == pytest.approx([0, 0.2, 0.36, 0.488])
+    assert sparsity_schedule("linear", rounds=5, final_sparsity=1.0) == pytest.approx([0, 0.25, 0.5, 0.75, 1.0])
+    assert sparsity_schedule("explicit", sparsities=[0, 0.5, 0.5, 0.9]) == [0, 0.5, 0.5, 0.9]
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"schedule": "explicit", "sparsities": [0.1, 0.5]}, "sparsities[0]=0.1"),
+    ({"schedule": "explicit", "sparsities": [0, 0.5, 0.4]}, "sparsities[2]=0.4"),
+    ({"schedule": "explicit", "sparsities": [0, 1.5]}, "sparsities[1]=1.5"),
+    ({"schedule": "explicit", "sparsities": [0, 0.5], "rounds": 3}, "rounds=3"),
+    ({"schedule": "geometric", "rounds": 3, "sparsities": [0, 0.5, 0.7]}, "sparsities="),
+    ({"schedule": "geometric", "rounds": 3, "prune_fraction": 1.0}, "prune_fraction=1.0"),
+    ({"schedule": "linear", "rounds": 3}, "final_sparsity=None"),
+    ({"schedule": "cubic", "rounds": 3}, "schedule='cubic'"),
+])
+def test_bad_schedules_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        sparsity_schedule(**kwargs)
+
+
+SCORES = {"a": torch.tensor([[0.5, -0.1, 0.3], [0.9, -0.7, 0.2]]), "b": torch.tensor([0.05, -0.8, 0.4, 0.6])}
+ONES = {name: torch.ones_like(s) for name, s in SCORES.items()}
+
+
+def test_layerwise_pruning_drops_the_smallest_scores_of_each_layer():
+    masks = prune({k: v.abs() for k, v in SCORES.items()}, ONES, [["a"], ["b"]], 0.4)
+    # a: 6 entries -> 2 pruned (0.1, 0.2); b: 4 entries -> 2 pruned (0.05, 0.4)
+    assert masks["a"].tolist() == [[1, 0, 1], [1, 1, 0]]
+    assert masks["b"].tolist() == [0, 1, 0, 1]
+
+
+def test_global_pruning_ranks_all_layers_together():
+    masks = prune({k: v.abs() for k, v in SCORES.items()}, ONES, [["a", "b"]], 0.4)
+    # 10 entries -> the 4 smallest of all: 0.05, 0.1, 0.2, 0.3
+    assert masks["a"].tolist() == [[1, 0, 0], [1, 1, 0]]
+    assert masks["b"].tolist() == [0, 1, 1, 1]
+    assert sparsity(list(masks.values())) == 0.4
+
+
+def test_pruned_entries_stay_pruned_whatever_their_score():
+    before = {"a": torch.tensor([[1.0, 1, 1], [0, 1, 1]]), "b": ONES["b"]}  # 0.9 was pruned earlier
+    masks = prune({k: v.abs() for k, v in SCORES.items()}, before, [["a"], ["b"]], 0.5)
+    assert masks["a"].tolist() == [[1, 0, 1], [0, 1, 0]]  # 0.9 stays out, then 0.1 and 0.2
+    with pytest.raises(ValueError, match="already pruned"):
+        prune(SCORES, {"a": torch.zeros(2, 3), "b": ONES["b"]}, [["a"]], 0.5)
+
+
+@pytest.mark.parametrize("size, target, zeros", [(100, 0.29, 29), (6, 0.75, 5), (15, 0.5, 8), (7, 1.0, 7)])
+def test_pruned_count_is_the_nearest_integer(size, target, zeros):
+    scores = {"w": torch.linspace(1, 2, size)}
+    masks = prune(scores, {"w": torch.ones(size)}, [["w"]], target)
+    assert int((masks["w"] == 0).sum()) == zeros
+    assert masks["w"][:zeros].sum() == 0  # the smallest scores go first
+
+
+# -- tiny deterministic models ------------------------------------------------------------------------------------
+def fixed_values(n: int, scale: float) -> torch.Tensor:
+    """Distinct magnitudes in a scrambled order with alternating signs: (k * 7 mod n + 1) / (n + 1)."""
+    k = torch.arange(n)
+    return scale * ((k * 7) % n + 1).float() / (n + 1) * (1 - 2 * (k % 2)).float()
+
+
+class Tiny(L.LightningModule):
+    """4 -> 3 -> 2 with fixed weights, full-batch training on 8 fixed points: one batch is one step."""
+
+    def __init__(self, optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, lr: float = 0.1,
+                 weight_decay: float = 0.0, gamma: float = 0.5) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+        with torch.no_grad():
+            for i, p in enumerate(self.net.parameters()):
+                p.copy_(fixed_values(p.numel(), 1.0 + 0.1 * i).view_as(p))
+        self.optimizer, self.lr, self.weight_decay, self.gamma = optimizer, lr, weight_decay, gamma
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self.net(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val/acc", (self.net(x).argmax(1) == y).float().mean())
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, self.gamma)}
+
+
+def loader() -> DataLoader:
+    x = torch.linspace(-1, 1, 32).view(8, 4) ** 3
+    return DataLoader(TensorDataset(x, torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])), batch_size=8)
+
+
+class Probe(Callback):
+    """Records, after LotteryTicket has acted, what each step starts from and what it ends with."""
+
+    def __init__(self) -> None:
+        self.start, self.end = {}, {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        optimizer = trainer.optimizers[0]
+        self.start[trainer.global_step] = {
+            "params": {k: v.detach().clone() for k, v in pl_module.named_parameters()},
+            "buffers": {k: v.detach().clone() for k, v in pl_module.named_buffers()},
+            "optimizer": optimizer, "state_size": len(optimizer.state), "lr": optimizer.param_groups[0]["lr"],
+        }
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        state = trainer.optimizers[0].state
+        self.end[trainer.global_step] = {
+            "params": {k: v.detach().clone() for k, v in pl_module.named_parameters()},
+            "moments": {k: {s: t.clone() for s, t in state[p].items() if s.startswith("exp_avg")}
+                        for k, p in pl_module.named_parameters() if p in state},
+        }
+
+
+def fit(module: L.LightningModule, ticket: LotteryTicket, tmp_path, *callbacks: Callback, ckpt_path=None,
+        **trainer_kwargs) -> L.Trainer:
+    trainer = L.Trainer(max_steps=ticket.total_steps, max_epochs=-1, callbacks=[ticket, *callbacks],
+                        logger=False, enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        default_root_dir=tmp_path, accelerator="cpu", **trainer_kwargs)
+    trainer.fit(module, loader(), loader(), ckpt_path=ckpt_path)
+    return trainer
+
+
+def magnitude_mask(weights: torch.Tensor, mask: torch.Tensor, target: float) -> torch.Tensor:
+    """The reference: zero the ``floor(target * n + 0.5)`` smallest |w|, counting pruned (zero) weights first."""
+    scores = np.where(mask.flatten().numpy() > 0, np.abs(weights.flatten().numpy()), -1.0)
+    expected = np.ones(scores.size, dtype=np.float32)
+    expected[np.argsort(scores, kind="stable")[:math.floor(target * scores.size + 0.5)]] = 0
+    return torch.from_numpy(expected).view_as(weights)
+
+
+# -- the callback ---------------------------------------------------------------------------------------------------
+def test_rounds_prune_by_magnitude_rewind_to_init_and_restart_the_optimizer(tmp_path):
+    module, probe, steps = Tiny(), Probe(), 3
+    theta0 = {k: v.detach().clone() for k, v in module.named_parameters()}
+    ticket = LotteryTicket(steps_per_round=steps, rounds=3, prune_fraction=0.5, output_dir=str(tmp_path / "out"))
+    fit(module, ticket, tmp_path, probe)
+
+    names = ["net.0.weight", "net.2.weight"]
+    masks = {n: torch.ones_like(theta0[n]) for n in names}
+    for r, target in enumerate([0.5, 0.75], start=1):
+        start, trained = probe.start[r * steps], probe.end[r * steps]["params"]
+        for n in names:
+            expected = magnitude_mask(trained[n], masks[n], target)
+            assert torch.equal(start["buffers"][n + "_mask"], expected), (r, n)
+            zeros = math.floor(target * expected.numel() + 0.5)
+            assert int((expected == 0).sum()) == zeros
+            # survivors are exactly their initial values, the pruned weights exactly zero
+            assert torch.equal(start["params"][n], theta0[n] * expected)
+            masks[n] = expected
+        for n in ["net.0.bias", "net.2.bias"]:  # not pruned, but rewound with the rest
+            assert torch.equal(start["params"][n], theta0[n])
+            assert n + "_mask" not in start["buffers"]
+        # a new optimizer without state, at the initial learning rate (the StepLR had halved it every step)
+        assert start["optimizer"] is not probe.start[r * steps - 1]["optimizer"]
+        assert start["state_size"] == 0 and start["lr"] == 0.1
+        assert probe.start[r * steps + 1]["lr"] == 0.05
+    assert ticket.round == 2 and len(ticket.history) == 3
+    assert [h["target_sparsity"] for h in ticket.history] == [0.0, 0.5, 0.75]
+    assert [h["layer_sparsity"]["net.2"] for h in ticket.history] == [0.0, 0.5, 5 / 6]  # 4.5 rounds up
+
+
+def test_late_rewinding_restores_the_weights_after_k_steps(tmp_path):
+    module, probe = Tiny(), Probe()
+    ticket = LotteryTicket(steps_per_round=4, rounds=2, prune_fraction=0.5, rewind_step=2, prune_biases=True,
+                           save_masks=False, output_dir=str(tmp_path / "out"))
+    fit(module, ticket, tmp_path, probe)
+    theta_k = probe.end[2]["params"]
+    start = probe.start[4]
+    assert not torch.equal(theta_k["net.0.weight"], probe.start[0]["params"]["net.0.weight"])
+    for name, value in start["params"].items():
+        mask = start["buffers"][name + "_mask"]
+        assert int((mask == 0).sum()) > 0
+        assert torch.equal(value, theta_k[name] * mask), name
+
+
+def test_pruned_weights_never_move_and_adam_moments_stay_zero(tmp_path):
+    module, probe = Tiny(optimizer=torch.optim.AdamW, lr=0.05, weight_decay=0.1, gamma=1.0), Probe()
+    ticket = LotteryTicket(steps_per_round=4, rounds=3, prune_fraction=0.6, save_masks=False,
+                           output_dir=str(tmp_path / "out"))
+    fit(module, ticket, tmp_path, probe)
+    for step in range(5, 13):  # every step of rounds 1 and 2
+        masks = {n: b for n, b in probe.start[4 * ((step - 1) // 4)]["buffers"].items()}
+        end = probe.end[step]
+        for name in ["net.0.weight", "net.2.weight"]:
+            pruned = masks[name + "_mask"] == 0
+            assert pruned.any() and (~pruned).any()
+            assert torch.all(end["params"][name][pruned] == 0)
+            assert torch.all(end["params"][name][~pruned] != 0)
+            for moment in ("exp_avg", "exp_avg_sq"):
+                assert torch.all(end["moments"][name][moment][pruned] == 0), (step, name, moment)
+                assert torch.any(end["moments"][name][moment][~pruned] != 0)
+
+
+class Drift(torch.optim.Optimizer):
+    """Moves every parameter by ``lr`` each step, gradient or not: a stand-in for any optimizer's quirks."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.add_(group["lr"])
+        return loss
+
+
+def test_pruned_weights_stay_zero_whatever_the_optimizer_does(tmp_path):
+    module, probe = Tiny(optimizer=Drift, lr=0.01), Probe()
+    fit(module, LotteryTicket(steps_per_round=2, rounds=3, prune_fraction=0.5, save_masks=False,
+                              output_dir=str(tmp_path / "out")), tmp_path, probe)
+    for step in (3, 4, 5, 6):
+        masks = probe.start[2 * ((step - 1) // 2)]["buffers"]
+        for name in ["net.0.weight", "net.2.weight"]:
+            pruned = masks[name + "_mask"] == 0
+            assert pruned.any() and torch.all(probe.end[step]["params"][name][pruned] == 0)
+
+
+def test_random_masks_match_the_sparsities_and_are_seeded(tmp_path):
+    runs = []
+    for masks, seed in [("magnitude", 0), ("random", 0), ("random", 0), ("random", 1)]:
+        ticket = LotteryTicket(steps_per_round=2, rounds=3, prune_fraction=0.5, masks=masks, seed=seed,
+                               save_masks=False, output_dir=str(tmp_path / "out"))
+        module = Tiny()
+        fit(module, ticket, tmp_path)
+        runs.append((ticket.history, {k: v.clone() for k, v in ticket.get_masks(module).items()}))
+    (magnitude_history, magnitude), (random_history, random), (_, again), (_, other) = runs
+    assert [h["layer_sparsity"] for h in random_history] == [h["layer_sparsity"] for h in magnitude_history]
+    assert any(not torch.equal(random[n], magnitude[n]) for n in random)
+    assert all(torch.equal(random[n], again[n]) for n in random)
+    assert any(not torch.equal(random[n], other[n]) for n in random)
+
+
+def test_reinit_keeps_the_magnitude_mask_and_draws_a_new_initialization(tmp_path):
+    probes = {}
+    for reinit in (False, True):
+        probes[reinit] = Probe()
+        ticket = LotteryTicket(steps_per_round=3, rounds=3, prune_fraction=0.5, reinit=reinit, save_masks=False,
+                               output_dir=str(tmp_path / "out"))
+        fit(Tiny(), ticket, tmp_path, probes[reinit])
+    rewound, fresh = probes[False].start[3], probes[True].start[3]
+    assert all(torch.equal(rewound["buffers"][k], fresh["buffers"][k]) for k in rewound["buffers"])
+    for name in ["net.0.weight", "net.2.weight", "net.0.bias"]:
+        mask = fresh["buffers"].get(name + "_mask", torch.ones_like(fresh["params"][name]))
+        assert torch.all(fresh["params"][name][mask == 0] == 0)
+        assert torch.all(fresh["params"][name][mask > 0] != rewound["params"][name][mask > 0])
+    assert not torch.equal(fresh["params"]["net.0.weight"], probes[True].start[6]["params"]["net.0.weight"])
+
+
+def test_global_scope_with_biases_prunes_the_pooled_smallest_weights(tmp_path):
+    module, probe = Tiny(), Probe()
+    ticket = LotteryTicket(steps_per_round=2, rounds=2, schedule="explicit", sparsities=[0.0, 0.6],
+                           scope="global", prune_biases=True, save_masks=False, output_dir=str(tmp_path / "out"))
+    fit(module, ticket, tmp_path, probe)
+    names = ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    trained = torch.cat([probe.end[2]["params"][n].flatten() for n in names])
+    expected = magnitude_mask(trained, torch.ones_like(trained), 0.6)
+    got = torch.cat([probe.start[2]["buffers"][n + "_mask"].flatten() for n in names])
+    assert torch.equal(got, expected)
+    assert int((got == 0).sum()) == 14  # 0.6 * 23 = 13.8
+    record = ticket.history[1]
+    assert record["sparsity"] == pytest.approx(14 / 23)
+    layer = record["layer_sparsity"]
+    assert layer["net.0"] * 15 + layer["net.2"] * 8 == pytest.approx(14)
+
+
+class CheckpointEveryStep(ModelCheckpoint):
+    def __init__(self, dirpath):
+        super().__init__(dirpath=dirpath, save_top_k=-1, every_n_epochs=1, save_on_train_epoch_end=False,
+                         filename="{step}")
+
+
+def test_a_run_resumed_mid_round_ends_where_an_uninterrupted_one_does(tmp_path):
+    def ticket():
+        return LotteryTicket(steps_per_round=4, rounds=3, prune_fraction=0.5, rewind_step=1, save_masks=False,
+                             output_dir=str(tmp_path / "out"))
+
+    def adam():
+        return Tiny(optimizer=torch.optim.Adam, lr=0.05, gamma=0.9)
+
+    full, full_ticket = adam(), ticket()
+    fit(full, full_ticket, tmp_path, CheckpointEveryStep(tmp_path / "ckpt"))
+
+    checkpoint = torch.load(tmp_path / "ckpt" / "step=6.ckpt", weights_only=True)
+    mask = checkpoint["state_dict"]["net.0.weight_mask"]
+    assert int((mask == 0).sum()) == 6  # round 1 of the schedule: half of 12
+    state = next(v for k, v in checkpoint["callbacks"].items() if k.startswith("LotteryTicket"))
+    assert state["round"] == 1 and len(state["history"]) == 1 and state["rewind_state"] is not None
+
+    resumed, resumed_ticket = adam(), ticket()
+    fit(resumed, resumed_ticket, tmp_path, ckpt_path=tmp_path / "ckpt" / "step=6.ckpt")
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert resumed_ticket.history == full_ticket.history
+
+
+def test_writes_the_summary_and_every_rounds_masks(tmp_path):
+    out = tmp_path / "out"
+    fit(Tiny(), LotteryTicket(steps_per_round=2, rounds=3, prune_fraction=0.5, output_dir=str(out)), tmp_path)
+    history = json.loads((out / "lottery.json").read_text())
+    assert [h["round"] for h in history] == [0, 1, 2]
+    assert all(h["final_step"] == 2 * (h["round"] + 1) for h in history)
+    table = (out / "lottery.md").read_text().splitlines()
+    assert len(table) == 5 and table[3].startswith("| 1 | 50.00 | 50.00 |")
+    assert (out / "lottery.png").read_bytes()[:4] == b"\x89PNG"
+    masks = torch.load(out / "masks" / "round_002.pt")
+    assert masks["net.0.weight"].dtype == torch.bool and int((~masks["net.0.weight"]).sum()) == 9
+
+
+def test_bad_settings_fail_early_with_the_field_named(tmp_path):
+    with pytest.raises(ValueError, match="trainer.max_steps=5"):
+        L.Trainer(max_steps=5, callbacks=[LotteryTicket(steps_per_round=2, rounds=3)], logger=False,
+                  enable_progress_bar=False, default_root_dir=tmp_path).fit(Tiny(), loader())
+    with pytest.raises(ValueError, match="layers contains 'net.9'"):
+        fit(Tiny(), LotteryTicket(steps_per_round=2, rounds=2, layers=["net.9"]), tmp_path)
+    with pytest.raises(ValueError, match="monitor='val/loss'"):
+        fit(Tiny(), LotteryTicket(steps_per_round=2, rounds=2, monitor="val/loss", output_dir=str(tmp_path)),
+            tmp_path)
+    with pytest.raises(ValueError, match="rewind_step=3"):
+        LotteryTicket(steps_per_round=3, rounds=2, rewind_step=3)
