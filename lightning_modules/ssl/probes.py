@@ -45,22 +45,23 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, 
     """Minimize ``mean CE + ||W||^2 / (2 * inverse_l2 * N)`` (sklearn's objective; the bias is not penalized)."""
     if inverse_l2 <= 0:
         raise ValueError(f"inverse_l2={inverse_l2}: expected > 0")
-    x = x.detach().double()
-    linear = nn.Linear(x.shape[1], num_classes, dtype=torch.float64, device=x.device)
-    nn.init.zeros_(linear.weight)
-    nn.init.zeros_(linear.bias)
-    penalty = 1.0 / (2.0 * inverse_l2 * x.shape[0])
-    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
-                                  tolerance_grad=tolerance, tolerance_change=1e-12,
-                                  line_search_fn="strong_wolfe")
+    # the test loop runs under inference mode: leave it, and copy the inputs out of it, to fit with autograd
+    with torch.inference_mode(False), torch.enable_grad():
+        x, y = x.detach().double().clone(), y.detach().clone()
+        linear = nn.Linear(x.shape[1], num_classes, dtype=torch.float64, device=x.device)
+        nn.init.zeros_(linear.weight)
+        nn.init.zeros_(linear.bias)
+        penalty = 1.0 / (2.0 * inverse_l2 * x.shape[0])
+        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
+                                      tolerance_grad=tolerance, tolerance_change=1e-12,
+                                      line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(linear(x), y) + penalty * linear.weight.square().sum()
-        loss.backward()
-        return loss
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(linear(x), y) + penalty * linear.weight.square().sum()
+            loss.backward()
+            return loss
 
-    with torch.enable_grad():
         optimizer.step(closure)
     return linear
 

@@ -175,12 +175,16 @@ class SimCLR(L.LightningModule):
         return self.layerwise_results
 
     def on_fit_end(self) -> None:
+        """Evaluate every layer once (on the first process) and keep the table next to the logs."""
         if not self.hparams.evaluate_at_fit_end:
             return
+        log_dir = self.trainer.log_dir if self.trainer.logger is not None else None  # collective: every rank
+        if not self.trainer.is_global_zero:
+            return
         results = self._evaluate_datamodule()
-        if self.trainer.is_global_zero and self.trainer.log_dir is not None:
-            os.makedirs(self.trainer.log_dir, exist_ok=True)
-            path = os.path.join(self.trainer.log_dir, "layerwise.json")
+        if log_dir is not None:
+            os.makedirs(log_dir, exist_ok=True)
+            path = os.path.join(log_dir, "layerwise.json")
             with open(path + ".tmp", "w") as f:
                 json.dump(results, f, indent=2)
             os.replace(path + ".tmp", path)
