@@ -346,3 +346,35 @@ def test_bad_settings_fail_early_with_the_field_named(tmp_path):
             tmp_path)
     with pytest.raises(ValueError, match="rewind_step=3"):
         LotteryTicket(steps_per_round=3, rounds=2, rewind_step=3)
+
+
+# -- the experiment: the YAML config through the CLI, and the adjacency statistic ---------------------------------
+def test_adjacency_is_the_share_of_windows_of_three_kept_weights():
+    from experiments.lottery import adjacency
+
+    mask = np.array([[1, 1, 1, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1]])
+    assert adjacency(mask) == 2 / 10
+    assert adjacency(np.ones((4, 40))) == 1.0
+    random = np.random.default_rng(0).random((5000, 40)) < 0.3  # independent: p = density ** 3
+    assert adjacency(random) == pytest.approx(0.3 ** 3, rel=0.1)
+
+
+def test_the_cli_runs_the_lottery_config_in_quick_mode(tmp_path):
+    from experiments.lottery import CONFIG, QUICK, run_config, train
+    import yaml
+
+    config = run_config(yaml.safe_load(CONFIG.read_text()), "ticket", seed=0, run_dir=tmp_path, quick=True)
+    history, _ = train(config, tmp_path)
+    assert [r["round"] for r in history] == [0, 1, 2]
+    assert [r["sparsity"] for r in history] == pytest.approx([0.0, 0.7, 0.91], abs=1e-4)
+    assert all(len(r["scores"]) == QUICK["steps_per_round"] // QUICK["val_check_interval"] for r in history)
+    assert all(0.0 < r["final"] <= r["best"] <= 1.0 for r in history)
+    masks = torch.load(tmp_path / "lottery" / "masks" / "round_002.pt")
+    assert sorted(masks) == ["net.input.bias", "net.input.weight", "net.readout.bias", "net.readout.weight",
+                             "net.residual.0.bias", "net.residual.0.weight"]
+    first = torch.cat([masks["net.input.weight"].flatten(), masks["net.input.bias"]])
+    assert int((~first).sum()) == math.floor(0.91 * 20_500 + 0.5)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert torch.equal(checkpoint["state_dict"]["net.input.weight_mask"].bool(), masks["net.input.weight"])
+    saved = yaml.safe_load(next((tmp_path / "logs").rglob("config.yaml")).read_text())
+    assert saved["trainer"]["callbacks"][0]["init_args"]["masks"] == "magnitude"
