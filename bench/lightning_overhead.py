@@ -1,0 +1,94 @@
+"""What Lightning costs per step: the Table 1 CNN protocol through our Trainer path vs a plain PyTorch loop.
+
+Both sides train the paper's CNN from the same initialization on the same data with the reference loop's
+semantics (Adam lr 1e-2, batch 100, ordered cycling batches, accuracy on the full train and test sets every
+250 steps). The Trainer side is exactly what ``experiments.benchmark`` runs: ``Classifier`` +
+``MNIST1DDataModule`` + ``paper_trainer``. The sides alternate over the repetitions; the reported number is the
+median of the per-repetition time ratios (Trainer / plain). Target: at most 1.2.
+
+    python bench/lightning_overhead.py [--steps 6000] [--repeats 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+
+import lightning as L
+import torch
+from torch.nn import functional as F
+
+from experiments.benchmark import CurveRecorder, paper_trainer
+from lightning_modules import Classifier, MNIST1DDataModule
+from lightning_modules.nets import CNN
+
+
+def plain_loop(data: MNIST1DDataModule, steps: int, eval_every: int, batch_size: int = 100) -> float:
+    """The reference training loop (no Lightning); returns the final test accuracy in percent."""
+    x_train, y_train = data.splits["train"]
+    x_test, y_test = data.splits["test"]
+    net = CNN()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    accuracy = lambda x, y: 100 * (net(x).argmax(-1) == y).float().mean().item()  # noqa: E731
+    test_acc = float("nan")
+    for step in range(1, steps + 1):
+        start = ((step - 1) * batch_size) % len(x_train)
+        loss = F.cross_entropy(net(x_train[start:start + batch_size]), y_train[start:start + batch_size])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % eval_every == 0:
+            with torch.no_grad():
+                F.cross_entropy(net(x_test), y_test).item()
+                test_acc, _ = accuracy(x_test, y_test), accuracy(x_train, y_train)
+    return test_acc
+
+
+def trainer_path(steps: int, eval_every: int) -> float:
+    """The same protocol through Classifier + MNIST1DDataModule + Trainer; returns the final test accuracy."""
+    recorder = CurveRecorder()
+    paper_trainer(steps, eval_every, [recorder]).fit(Classifier(CNN()), MNIST1DDataModule(eval_train=True))
+    return recorder.test_acc[-1]
+
+
+def timed(fn, *args) -> tuple[float, float]:
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+    data = MNIST1DDataModule()
+    data.prepare_data()
+    data.setup("fit")
+    timed(trainer_path, 50, 25)  # warm-up: imports, first-call allocations
+    ratios = []
+    for repeat in range(args.repeats):
+        sides = [("plain", plain_loop, (data, args.steps, args.eval_every)),
+                 ("trainer", trainer_path, (args.steps, args.eval_every))]
+        if repeat % 2:
+            sides.reverse()
+        seconds = {}
+        for name, fn, fn_args in sides:
+            seconds[name], acc = timed(fn, *fn_args)
+            print(f"repeat {repeat}: {name:7s} {args.steps / seconds[name]:7.1f} steps/s  "
+                  f"({seconds[name]:.1f} s, test accuracy {acc:.1f}%)", flush=True)
+        ratios.append(seconds["trainer"] / seconds["plain"])
+    print(f"Trainer / plain loop time, median of {args.repeats}: {statistics.median(ratios):.3f} "
+          f"(all: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sweeps that drive the Lightning modules and write results and figures."""
