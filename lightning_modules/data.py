@@ -164,7 +164,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         from datasets import load_dataset
 
         splits = load_dataset(hp.source, hp.variant).with_format("numpy")
-        return {f"{k}_{split}": splits[split][k] for split in ("train", "test") for k in ("x", "y")}
+        columns = {split: splits[split][:] for split in ("train", "test")}  # whole split as numpy arrays
+        return {f"{k}_{split}": columns[split][k] for split in ("train", "test") for k in ("x", "y")}
 
     def setup(self, stage: str | None = None) -> None:
         """Turn the arrays into float32 tensors on the training device: permuted, split and sharded."""
