@@ -12,6 +12,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+import torch.nn.utils.prune
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import nn
 from torch.nn import functional as F
@@ -344,6 +345,10 @@ def test_bad_settings_fail_early_with_the_field_named(tmp_path):
     with pytest.raises(ValueError, match="monitor='val/loss'"):
         fit(Tiny(), LotteryTicket(steps_per_round=2, rounds=2, monitor="val/loss", output_dir=str(tmp_path)),
             tmp_path)
+    pruned_by_torch = Tiny()
+    torch.nn.utils.prune.l1_unstructured(pruned_by_torch.net[0], "weight", 0.5)
+    with pytest.raises(ValueError, match="'net.0.weight' is not a parameter"):
+        fit(pruned_by_torch, LotteryTicket(steps_per_round=2, rounds=2), tmp_path)
     with pytest.raises(ValueError, match="rewind_step=3"):
         LotteryTicket(steps_per_round=3, rounds=2, rewind_step=3)
 

@@ -108,13 +108,16 @@ class LotteryTicket(Callback):
         for name in self.parameter_names():
             module_name, _, attr = name.rpartition(".")
             module = pl_module.get_submodule(module_name)
-            param = getattr(module, attr)
-            existing = getattr(module, attr + MASK_SUFFIX, None)
-            if existing is None:
+            param = getattr(module, attr, None)
+            if not isinstance(param, nn.Parameter):
+                raise ValueError(f"{name!r} is not a parameter (is torch.nn.utils.prune applied to it?); "
+                                 "LotteryTicket keeps its own masks")
+            mask = dict(module.named_buffers(recurse=False)).get(attr + MASK_SUFFIX)
+            if mask is None:
                 module.register_buffer(attr + MASK_SUFFIX, torch.ones_like(param.detach()))
-            elif attr + MASK_SUFFIX not in module._buffers or existing.shape != param.shape:
-                raise ValueError(f"{name + MASK_SUFFIX!r} already exists on the module and is not a mask of "
-                                 f"{name!r} (is torch.nn.utils.prune applied too?)")
+            elif mask.shape != param.shape:
+                raise ValueError(f"{name + MASK_SUFFIX!r} has shape {tuple(mask.shape)}, not the parameter's "
+                                 f"{tuple(param.shape)}")
         if stage == "fit" and trainer.max_steps != self.total_steps:
             raise ValueError(f"trainer.max_steps={trainer.max_steps} is invalid: LotteryTicket trains "
                              f"{len(self.sparsities)} rounds of {self.steps_per_round} steps, set max_steps to "
