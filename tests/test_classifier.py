@@ -45,7 +45,7 @@ def test_training_makes_exactly_the_reference_loops_updates(make_net):
 
 def test_loss_decreases_and_accuracies_are_logged():
     torch.manual_seed(0)
-    model, dm = Classifier(CNN()), MNIST1DDataModule(eval_train=True)
+    model, dm = Classifier(MLP()), MNIST1DDataModule(eval_train=True)
     before = trainer(1).validate(model, dm, verbose=False)[0]["val/loss"]
     t = trainer(200)
     t.fit(model, dm)

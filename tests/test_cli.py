@@ -1,0 +1,78 @@
+"""The command line as a user runs it: fit then test from YAML in a subprocess, and every config parses."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from lightning_modules import Classifier, MNIST1DDataModule
+from lightning_modules.nets import CNN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_fit_then_test_best_checkpoint_from_yaml(tmp_path):
+    short = ["--config", str(ROOT / "cli.yaml"), "--trainer.max_steps", "60", "--trainer.val_check_interval", "20",
+             "--trainer.enable_progress_bar", "false"]
+    run_cli("fit", *short, cwd=tmp_path)
+    logs = tmp_path / "lightning_logs" / "cli"
+    best = logs / "checkpoints" / "best.ckpt"
+    assert best.is_file() and (logs / "version_0" / "config.yaml").is_file()
+    with open(logs / "version_0" / "metrics.csv") as f:
+        val = [float(row["val/acc"]) for row in csv.DictReader(f) if row["val/acc"]]
+    assert len(val) == 3
+
+    run_cli("test", *short, "--ckpt_path", "best", cwd=tmp_path)
+    with open(logs / "version_1" / "metrics.csv") as f:
+        reported = [float(row["test/acc"]) for row in csv.DictReader(f) if row["test/acc"]]
+    # the number the CLI reports is the best checkpoint's accuracy on the full test split
+    model = Classifier.load_from_checkpoint(best, net=CNN())
+    x, y = _test_split()
+    with torch.no_grad():
+        expected = (model(x).argmax(-1) == y).float().mean().item()
+    assert reported == [pytest.approx(expected)]
+    assert expected > 0.2
+
+
+def _test_split():
+    dm = MNIST1DDataModule()
+    dm.prepare_data()
+    dm.setup("test")
+    return dm.splits["test"]
+
+
+@pytest.mark.parametrize("config, net, params, variant", [
+    ("cli.yaml", "CNN", 5_210, "standard"),
+    ("configs/logistic.yaml", "Logistic", 410, "standard"),
+    ("configs/mlp.yaml", "MLP", 15_210, "standard"),
+    ("configs/cnn.yaml", "CNN", 5_210, "standard"),
+    ("configs/gru.yaml", "GRU", 5_134, "standard"),
+    ("configs/gru.yaml configs/shuffled.yaml", "GRU", 5_134, "shuffled"),
+])
+def test_configs_build_the_table1_models(config, net, params, variant, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setattr(sys, "argv", ["cli.py"])
+    from cli import CLI
+
+    args = [arg for path in config.split() for arg in ("--config", str(ROOT / path))]
+    threads = torch.get_num_threads()
+    try:
+        cli = CLI(L.LightningModule, MNIST1DDataModule, subclass_mode_model=True, run=False, args=args)
+        assert torch.get_num_threads() == 1  # the configs' torch_threads
+    finally:
+        torch.set_num_threads(threads)
+    assert isinstance(cli.model, Classifier) and type(cli.model.net).__name__ == net
+    assert sum(p.numel() for p in cli.model.net.parameters()) == params
+    assert cli.datamodule.hparams.variant == variant
+    optimizer = cli.model.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 0.01
