@@ -323,6 +323,18 @@ def test_a_run_resumed_mid_round_ends_where_an_uninterrupted_one_does(tmp_path):
     assert resumed_ticket.history == full_ticket.history
 
 
+def test_masks_the_module_already_carries_are_kept_and_enforced(tmp_path):
+    module, probe = Tiny(optimizer=torch.optim.Adam, lr=0.05), Probe()
+    mask = (torch.arange(12).view(3, 4) % 3 == 0).float()
+    module.net[0].register_buffer("weight_mask", mask)
+    fit(module, LotteryTicket(steps_per_round=3, schedule="explicit", sparsities=[0.0], save_masks=False,
+                              output_dir=str(tmp_path / "out")), tmp_path, probe)
+    for step in (1, 2, 3):
+        weights = probe.end[step]["params"]["net.0.weight"]
+        assert torch.all(weights[mask == 0] == 0) and torch.all(weights[mask > 0] != 0)
+    assert torch.equal(module.net[0].weight_mask, mask)
+
+
 def test_writes_the_summary_and_every_rounds_masks(tmp_path):
     out = tmp_path / "out"
     fit(Tiny(), LotteryTicket(steps_per_round=2, rounds=3, prune_fraction=0.5, output_dir=str(out)), tmp_path)
@@ -365,7 +377,7 @@ def test_adjacency_is_the_share_of_windows_of_three_kept_weights():
 
 
 def test_the_cli_runs_the_lottery_config_in_quick_mode(tmp_path):
-    from experiments.lottery import CONFIG, QUICK, run_config, train
+    from experiments.lottery import CONFIG, QUICK, retrain_on_shuffled, run_config, train
     import yaml
 
     config = run_config(yaml.safe_load(CONFIG.read_text()), "ticket", seed=0, run_dir=tmp_path, quick=True)
@@ -383,3 +395,8 @@ def test_the_cli_runs_the_lottery_config_in_quick_mode(tmp_path):
     assert torch.equal(checkpoint["state_dict"]["net.input.weight_mask"].bool(), masks["net.input.weight"])
     saved = yaml.safe_load(next((tmp_path / "logs").rglob("config.yaml")).read_text())
     assert saved["trainer"]["callbacks"][0]["init_args"]["masks"] == "magnitude"
+
+    # the experiment's transfer: the round-2 ticket (masks and initialization) retrained on shuffled inputs
+    record = retrain_on_shuffled(config, tmp_path, round_index=2, seed=0, run_dir=tmp_path / "transfer")
+    assert record["sparsity"] == pytest.approx(history[2]["sparsity"])
+    assert len(record["scores"]) == QUICK["steps_per_round"] // QUICK["val_check_interval"]

@@ -60,7 +60,8 @@ class LotteryTicket(Callback):
         save_masks: write each round's masks to ``<output_dir>/masks/round_XXX.pt``.
 
     The masks are buffers ``<param>_mask`` of the pruned modules, so they travel with the model's state dict
-    and checkpoints; the rewind point, the round and the history are the callback's checkpoint state.
+    and checkpoints; the rewind point, the round and the history are the callback's checkpoint state. Masks the
+    module already carries (a ticket loaded for retraining) are kept and enforced from the first step.
     """
 
     def __init__(self, steps_per_round: int, rounds: int | None = None,
