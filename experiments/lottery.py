@@ -195,6 +195,15 @@ def summarize(histories: dict[str, list[list[dict | None]]], run_dirs: dict[str,
                                          "density": stats["shuffled"]["density"]}
     summary["adjacency"] = stats
     summary["adjacency_ratio"] = stats["ticket"]["p_adjacent3"] / max(stats["random"]["p_adjacent3"], 1e-12)
+    by_round = {}
+    for i in band:
+        row = {}
+        for condition in ("ticket", "random"):
+            masks = [first_layer_mask(d, i) for d in run_dirs[condition]]
+            row[condition] = {"p_adjacent3": float(np.mean([adjacency(m) for m in masks])),
+                              "density": float(np.mean([m.mean() for m in masks]))}
+        by_round[i] = row
+    summary["adjacency_by_round"] = by_round
     return summary
 
 
@@ -260,6 +269,18 @@ def write_table(summary: dict, seconds: dict[str, list[float]], out: Path, quick
                      f"{stat['p_adjacent3'] / max(stat['density'], 1e-12) ** 3:.1f} |")
     ratio = summary["adjacency_ratio"]
     lines += ["", f"Ticket / random: **{ratio:.1f}x** (claim: >= 5x: {'yes' if ratio >= 5 else 'NO'}).", "",
+              "Across the band (mean over seeds): the raw ratio, and the ratio of p / density^3, which corrects for "
+              "the ticket keeping fewer first-layer weights than the random mask (biases are ranked with the "
+              "weights of their layer).", "",
+              "| sparsity % | ticket p | random p | ticket / random | ticket p/d^3 | random p/d^3 | ratio of p/d^3 |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, row in summary["adjacency_by_round"].items():
+        t, r = row["ticket"], row["random"]
+        t_rel, r_rel = (x["p_adjacent3"] / max(x["density"], 1e-12) ** 3 for x in (t, r))
+        lines.append(f"| {100 * summary['sparsity'][int(i)]:.1f} | {t['p_adjacent3']:.5f} | {r['p_adjacent3']:.5f} | "
+                     f"{t['p_adjacent3'] / max(r['p_adjacent3'], 1e-12):.1f}x | {t_rel:.1f} | {r_rel:.1f} | "
+                     f"{t_rel / max(r_rel, 1e-12):.1f}x |")
+    lines += ["",
               "## Every round (mean over seeds)", "",
               "| round | sparsity % | " + " | ".join(f"{c} {k}" for k in ("final", "best") for c in CONDITIONS) + " |",
               "|---:|---:|" + "---:|" * (2 * len(CONDITIONS))]
@@ -288,7 +309,7 @@ def plot_accuracy(summary: dict, out: Path) -> None:
             ax.plot(x[shown], mean[shown], "o-", color=color, ms=3, label=LABELS[condition])
             ax.fill_between(x[shown], low[shown], high[shown], color=color, alpha=0.2)
         ax.axhline(s["dense"]["ticket"], color="C0", ls=":", lw=1, label="dense")
-        ax.axhline(s["dense"]["transfer"], color="C3", ls=":", lw=1, label="dense, shuffled inputs")
+        ax.axhline(s["dense"]["transfer"], color="0.4", ls=":", lw=1, label="dense, shuffled inputs")
         ax.axvspan(100 * BAND[0], 100 * BAND[1], color="0.9", zorder=0)
         ax.set_xlabel("sparsity (% of weights pruned)")
         ax.set_title(f"{key} test accuracy of each round (mean, min-max of {len(summary['seeds'])} seeds)",
