@@ -400,3 +400,21 @@ def test_the_cli_runs_the_lottery_config_in_quick_mode(tmp_path):
     record = retrain_on_shuffled(config, tmp_path, round_index=2, seed=0, run_dir=tmp_path / "transfer")
     assert record["sparsity"] == pytest.approx(history[2]["sparsity"])
     assert len(record["scores"]) == QUICK["steps_per_round"] // QUICK["val_check_interval"]
+
+
+@pytest.mark.slow
+def test_the_lottery_experiment_reproduces_the_accuracy_and_adjacency_claims(tmp_path):
+    """The full experiment (about 30 min on one thread). Asserts what reproduces (README, Lottery tickets); the
+    shuffled-input claim does not reproduce in this setup and is reported, not asserted."""
+    from experiments.lottery import claims, main
+
+    summary = main(["--out", str(tmp_path), "--work-dir", str(tmp_path / "work")])
+    ticket, random, _ = claims(summary, "final")
+    assert ticket["holds_everywhere"]  # >= 4 points over dense at every sparsity of 85-95%
+    assert random["holds_on_mean"]
+    band = summary["band_rounds"]
+    assert all(g <= 0 for i, g in zip(band, random["band_gain"]) if summary["sparsity"][i] >= 0.91)
+    assert min(summary["final"]["band_gain"]["shuffled"]) >= 4  # a search on shuffled inputs finds tickets too
+    headline = summary["adjacency_by_round"][summary["headline_round"]]
+    enrichment = {c: s["p_adjacent3"] / s["density"] ** 3 for c, s in headline.items()}
+    assert summary["adjacency_ratio"] >= 2 and enrichment["ticket"] >= 5 * enrichment["random"]
