@@ -187,7 +187,7 @@ class LotteryTicket(Callback):
         self._val_scores.append([trainer.global_step, float(value)])
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step == self.total_steps:
+        if trainer.global_step == self.total_steps and len(self.history) == self.round:  # not yet recorded
             self._finish_round(trainer)
         else:
             rank_zero_warn(f"LotteryTicket: training stopped at step {trainer.global_step} of "
