@@ -163,10 +163,11 @@ class SimCLR(L.LightningModule):
         return results
 
     def _evaluate_datamodule(self) -> dict[str, dict[str, float]]:
-        splits = getattr(self.trainer.datamodule, "splits", None)
+        datamodule = self.trainer.datamodule
+        splits = getattr(datamodule, "splits", None)
         if not splits or "train" not in splits or "test" not in splits:
-            raise RuntimeError("offline evaluation needs a datamodule exposing full 'train' and 'test' splits "
-                               "as `splits` (MNIST1DDataModule does); got none")
+            raise RuntimeError("offline evaluation needs a datamodule exposing the full 'train' and 'test' splits "
+                               f"as `splits` (MNIST1DDataModule does); {type(datamodule).__name__} does not")
         was_training = self.training
         self.eval()
         self.layerwise_results = self.evaluate_layers(*splits["train"], *splits["test"])
@@ -191,8 +192,9 @@ class SimCLR(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         results = self._evaluate_datamodule()
-        self.log_dict({f"test/linear_acc/{name}": r["linear"] for name, r in results.items()}, sync_dist=False)
-        self.log(f"test/knn_acc/{self.layer_names[-1]}", results[self.layer_names[-1]]["knn"])
+        # every process evaluates the same full splits, so syncing averages equal numbers
+        self.log_dict({f"test/linear_acc/{name}": r["linear"] for name, r in results.items()}, sync_dist=True)
+        self.log(f"test/knn_acc/{self.layer_names[-1]}", results[self.layer_names[-1]]["knn"], sync_dist=True)
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
