@@ -120,11 +120,10 @@ def verdict(runs: dict) -> list[str]:
     if "default" in grouped:
         rs = grouped["default"]
         curve = median_curve(rs)
+        meets = sum(peak(a) == 3 and a[3] >= 80 and a[3] - a[-1] >= 4 for a in (r["linear"] for r in rs))
         lines.append(f"default (median): peak at layer {peak(curve)} with {curve[peak(curve)]:.1f}% (claim: layer 3, "
                      f">= 80); projector output {curve[-1]:.1f}%, {curve[3] - curve[-1]:.1f} points below layer 3 "
-                     f"(claim: >= 4). Seeds meeting both claims: "
-                     f"{sum(peak(r['linear']) == 3 and r['linear'][3] >= 80 and r['linear'][3] - r['linear'][-1] >= 4 for r in rs)}"
-                     f" of {len(rs)}.")
+                     f"(claim: >= 4). Seeds meeting both claims: {meets} of {len(rs)}.")
     for name in ("no_projector", "deep_projector"):
         if name in grouped:
             rs, paper = grouped[name], PAPER[name]
