@@ -3,7 +3,7 @@
 Protocol (REFERENCE.md section 2): Adam lr 1e-2, batch 100, the reference loop's ordered cycling batches,
 6000 steps, accuracy on the full train and test sets every 250 steps. Every run goes through the same
 ``Classifier`` + ``MNIST1DDataModule`` + ``Trainer`` as the CLI, with logging, checkpoints and progress bars
-off so that a run costs what a plain loop costs. Finished runs are kept in ``runs.json`` and skipped when the
+off (``bench/lightning_overhead.py`` measures what the Trainer still costs against a plain loop). Finished runs are kept in ``runs.json`` and skipped when the
 command is run again, so an interrupted sweep resumes.
 
     python -m experiments.benchmark                    # writes results/table1/{runs.json,table1.md,curves.png}

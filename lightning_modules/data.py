@@ -196,10 +196,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         _require(len(x_train) >= world, "train_subset", hp.train_subset,
                  f"at least one training example per process ({world} processes)")
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        tensors = lambda x, y: (torch.as_tensor(np.asarray(x, dtype=np.float32), device=device),  # noqa: E731
-                                torch.as_tensor(np.asarray(y, dtype=np.int64), device=device))
-        self.splits = {"train": tensors(x_train, y_train), "val": tensors(x_val, y_val),
-                       "test": tensors(x_test, y_test)}
+        self.splits = {"train": _tensors(x_train, y_train, device), "val": _tensors(x_val, y_val, device),
+                       "test": _tensors(x_test, y_test, device)}
         shard = len(x_train) // world
         self.splits["train_shard"] = tuple(t[:shard * world][rank::world] for t in self.splits["train"])
         for name in ("train", "val", "test"):
@@ -229,6 +227,12 @@ class MNIST1DDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> WholeBatches:
         return WholeBatches(*self.splits["test_eval_shard"], self.hparams.eval_batch_size)
+
+
+def _tensors(x: np.ndarray, y: np.ndarray, device: torch.device) -> Batch:
+    """float32 signals (MPS has no float64) and int64 labels on ``device``."""
+    return (torch.as_tensor(np.asarray(x, dtype=np.float32), device=device),
+            torch.as_tensor(np.asarray(y, dtype=np.int64), device=device))
 
 
 def _require(ok: bool, name: str, value: Any, allowed: str) -> None:
