@@ -4,7 +4,9 @@ The whole dataset is a few hundred kilobytes, so it lives on the device and a ba
 no workers, no per-example Python. Two batch orders: ``ordered`` replays the reference training loop (batch
 ``i`` is rows ``(i * B) % N`` to ``+ B`` of the already shuffled training set, cycled, never reshuffled);
 otherwise every epoch draws a fresh seeded permutation. Under DDP each rank trains on a disjoint, equally sized
-shard and evaluates a disjoint part of each split; every rank applies the same column permutation.
+shard and evaluates a disjoint part of each split; every rank applies the same column permutation. Ordered
+shards interleave the rows, so the ranks' batches at one step together are the reference loop's batch of
+``world_size * B`` rows.
 """
 
 from __future__ import annotations
