@@ -2,5 +2,7 @@
 
 from .classifier import Classifier
 from .data import MNIST1DDataModule
+from .lottery import LotteryTicket
+from .ssl import SimCLR
 
-__all__ = ["Classifier", "MNIST1DDataModule"]
+__all__ = ["Classifier", "LotteryTicket", "MNIST1DDataModule", "SimCLR"]
