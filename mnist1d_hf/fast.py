@@ -10,6 +10,7 @@ number of worker processes: they only decide which blocks are computed together 
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,16 +105,26 @@ def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray) -> np.nda
     return out
 
 
-def _blocks_task(cfg: MNIST1DConfig, blocks: range, labels: np.ndarray, columns: np.ndarray | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of consecutive blocks, and each block's (sum, sum of squares) for the global standardization."""
-    start = blocks.start * BLOCK
+def fill_blocks(cfg: MNIST1DConfig, blocks: range, labels: np.ndarray, columns: np.ndarray | None,
+                out: np.ndarray) -> np.ndarray:
+    """Write the rows of consecutive blocks into ``out`` (their rows only); return each block's sum and sum of
+    squares, from which the dataset-wide mean and std follow without another pass over the data."""
+    sums = np.empty((len(blocks), 2))
     # the matrices are small: one BLAS thread per process is fastest, and never oversubscribes the cores
     with threadpool_limits(1, user_api="blas"):
-        parts = [block_examples(cfg, b, labels[b * BLOCK - start:(b + 1) * BLOCK - start]) for b in blocks]
-    sums = np.array([(p.sum(), np.square(p).sum()) for p in parts])
-    x = np.concatenate(parts)
-    return (x if columns is None else x[:, columns]), sums
+        for i, b in enumerate(blocks):
+            rows = slice((b - blocks.start) * BLOCK, (b - blocks.start + 1) * BLOCK)
+            x = block_examples(cfg, b, labels[rows])
+            out[rows] = x if columns is None else x[:, columns]
+            sums[i] = x.sum(), np.vdot(x, x)
+    return sums
+
+
+def _fill_shared(path: str, shape: tuple[int, int], cfg: MNIST1DConfig, blocks: range, labels: np.ndarray,
+                 columns: np.ndarray | None) -> np.ndarray:
+    """``fill_blocks`` in a worker process, writing straight into the output file mapped by every process."""
+    out = np.memmap(path, dtype=np.float64, mode="r+", shape=shape)
+    return fill_blocks(cfg, blocks, labels, columns, out[blocks.start * BLOCK:blocks.stop * BLOCK])
 
 
 def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int | None = 1,
@@ -121,8 +132,8 @@ def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int 
     """Unnormalized examples, labels, and the mean and std of all values.
 
     ``chunk_size`` rows (rounded up to whole blocks) make one task; ``workers`` > 1 (None: all cores) spreads
-    tasks over processes. Memory stays at the output array plus a few chunks: the moments are summed per block,
-    so standardizing needs no second copy.
+    tasks over processes, which write into one shared memory-mapped output, so no rows are copied between
+    processes. Memory stays at the output array: the moments are summed per block.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r}: expected a positive number of rows")
@@ -133,30 +144,45 @@ def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int 
     n_blocks = -(-cfg.total // BLOCK)
     per_chunk = max(1, -(-chunk_size // BLOCK))
     chunks = [range(b, min(n_blocks, b + per_chunk)) for b in range(0, n_blocks, per_chunk)]
-    x = np.empty((cfg.total, cfg.final_seq_length))
+    shape = (cfg.total, cfg.final_seq_length)
     block_sums = np.empty((n_blocks, 2))
-
-    def task_labels(blocks: range) -> np.ndarray:
-        return labels[blocks.start * BLOCK:blocks.stop * BLOCK]
 
     with progress_bar(cfg.total, "fast generation", show_progress, PROGRESS_THRESHOLD) as bar:
         if workers == 1 or len(chunks) == 1:
-            results = (_blocks_task(cfg, c, task_labels(c), columns) for c in chunks)
-            pool = None
+            x = np.empty(shape)
+            for blocks in chunks:
+                rows = slice(blocks.start * BLOCK, blocks.stop * BLOCK)
+                block_sums[blocks.start:blocks.stop] = fill_blocks(cfg, blocks, labels[rows], columns, x[rows])
+                bar.update(len(labels[rows]))
         else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            results = pool.map(_blocks_task, [cfg] * len(chunks), chunks, map(task_labels, chunks),
-                               [columns] * len(chunks))
-        try:
-            for blocks, (rows, sums) in zip(chunks, results):
-                x[blocks.start * BLOCK:blocks.start * BLOCK + len(rows)] = rows
-                block_sums[blocks.start:blocks.stop] = sums
-                bar.update(len(rows))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            x = _parallel_fill(cfg, chunks, labels, columns, shape, workers, block_sums, bar)
     total, total_sq = block_sums.sum(0) / x.size
     return x, labels, total, float(np.sqrt(total_sq - total**2))
+
+
+def _parallel_fill(cfg: MNIST1DConfig, chunks: list[range], labels: np.ndarray, columns: np.ndarray | None,
+                   shape: tuple[int, int], workers: int, block_sums: np.ndarray, bar) -> np.ndarray:
+    """Fill a memory-mapped file (in RAM where ``/dev/shm`` exists) from worker processes; the file is unlinked
+    at the end and the returned array keeps its mapping alive."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.NamedTemporaryFile(prefix="mnist1d-fast-", suffix=".f64", dir=folder, delete=False) as f:
+        f.truncate(shape[0] * shape[1] * 8)
+        path = f.name
+    try:
+        x = np.memmap(path, dtype=np.float64, mode="r+", shape=shape)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_fill_shared, path, shape, cfg, c, labels[c.start * BLOCK:c.stop * BLOCK],
+                                   columns) for c in chunks]
+            try:
+                for blocks, future in zip(chunks, futures):
+                    block_sums[blocks.start:blocks.stop] = future.result()
+                    bar.update(len(labels[blocks.start * BLOCK:blocks.stop * BLOCK]))
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    finally:
+        os.unlink(path)
+    return np.asarray(x)
 
 
 def fast_label_noise(y: np.ndarray, cfg: MNIST1DConfig) -> np.ndarray:
