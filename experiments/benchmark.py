@@ -6,7 +6,7 @@ Protocol (REFERENCE.md section 2): Adam lr 1e-2, batch 100, the reference loop's
 off (``bench/lightning_overhead.py`` measures what the Trainer still costs against a plain loop). Finished runs are kept in ``runs.json`` and skipped when the
 command is run again, so an interrupted sweep resumes.
 
-    python -m experiments.benchmark                    # writes results/table1/{runs.json,table1.md,curves.png}
+    python -m experiments.benchmark                    # writes experiments/results/table1/{runs.json,table1.md,curves.png}
     python -m experiments.benchmark --seeds 0 --steps 1000 --out /tmp/quick
 """
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny models: 1 is fastest)")
-    parser.add_argument("--out", type=Path, default=Path("results/table1"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/results/table1"))
     args = parser.parse_args(argv)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # one line per run is enough
     torch.set_num_threads(args.threads)

@@ -8,7 +8,7 @@ projector at lr 1e-2 is sensitive to the seed, so every variant runs several see
 median and the range. Finished runs are kept in ``results.json`` and skipped when the command runs again, so an
 interrupted sweep resumes.
 
-    python -m experiments.guillotine        # 3 variants x seeds 0, 1, 2 -> results/guillotine/
+    python -m experiments.guillotine        # 3 variants x seeds 0, 1, 2 -> experiments/results/guillotine/
     #                                         (results.json, table.md, guillotine.png)
     python -m experiments.guillotine --epochs 5 --seeds 0 --out /tmp/guillotine-quick
 """
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", choices=list(PROJECTORS), default=list(PROJECTORS))
-    parser.add_argument("--out", type=Path, default=Path("results/guillotine"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/results/guillotine"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for this small net)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -10,7 +10,7 @@ so a search on shuffled inputs finds tickets as good as on ordered ones; what sh
 match between a ticket and the input's spatial order. The adjacency statistic is the probability that 3
 adjacent input weights of a first-layer unit all survive. Finished runs are reused when the command runs again.
 
-    python -m experiments.lottery            # 2 seeds, 14 rounds of 1500 steps: results/lottery/
+    python -m experiments.lottery            # 2 seeds, 14 rounds of 1500 steps: experiments/results/lottery/
     python -m experiments.lottery --quick --out /tmp/lottery-quick   # 3 rounds of 20 steps, 1 seed
 
 Writes ``results.md`` (measured next to the paper), ``results.json``, ``accuracy_vs_sparsity.png`` and
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 (quick: 0)")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 20 steps: checks the whole pipeline")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "lottery")
+    parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "lottery")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: lightning_logs/lottery_experiment")
     args = parser.parse_args(argv)
     seeds = args.seeds or ([0] if args.quick else [0, 1])
