@@ -1,6 +1,6 @@
 """Table 1 of the paper, reproduced: 4 models x {standard, shuffled} x 3 seeds with the reference protocol.
 
-Protocol (REFERENCE.md section 2): Adam lr 1e-2, batch 100, the reference loop's ordered cycling batches,
+Protocol (the paper's Table 1): Adam lr 1e-2, batch 100, the reference loop's ordered cycling batches,
 6000 steps, accuracy on the full train and test sets every 250 steps. Every run goes through the same
 ``Classifier`` + ``MNIST1DDataModule`` + ``Trainer`` as the CLI, with logging, checkpoints and progress bars
 off (``bench/lightning_overhead.py`` measures what the Trainer still costs against a plain loop). Finished runs are kept in ``runs.json`` and skipped when the

@@ -1,4 +1,4 @@
-"""Guillotine regularization on MNIST-1D (REFERENCE.md section 3): SimCLR, then a linear probe at every layer.
+"""Guillotine regularization on MNIST-1D (the ICML 2024 paper): SimCLR, then a linear probe at every layer.
 
 Trains SimCLR with the default projector, without a projector and with a 3-hidden-layer projector (Adam lr
 1e-2, batch 100, 200 epochs, the paper's augmentation), then fits logistic regression on the standardized frozen

@@ -1,4 +1,4 @@
-"""Lottery tickets on MNIST-1D (REFERENCE.md section 4): tickets vs random masks, and with shuffled inputs.
+"""Lottery tickets on MNIST-1D, as in the paper: tickets vs random masks, and with shuffled inputs.
 
 Every search is ``python cli.py fit`` on ``configs/lottery.yaml``, with only the callback's mask kind, the seeds,
 the input permutation and the output paths edited, so the experiment is exactly what a user gets from the
@@ -46,7 +46,7 @@ LABELS = {"ticket": "ticket", "random": "random mask", "transfer": "ticket on sh
           "shuffled": "search on shuffled inputs"}
 BAND = (0.85, 0.95)  # the sparsities the paper's claims are about
 FIRST_LAYER = "net.input.weight"
-# REFERENCE.md section 4 (test accuracy %, at 92% sparsity)
+# the paper's numbers (test accuracy %, at 92% sparsity)
 PAPER = {"dense": 65.6, "ticket": 75.0, "random": 61.0}
 QUICK = {"steps_per_round": 20, "rounds": 3, "prune_fraction": 0.7, "val_check_interval": 10}
 
