@@ -11,15 +11,11 @@ median of the per-repetition time ratios (Trainer / plain). Target: at most 1.2.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import statistics
-import time
-
 import lightning as L
 import torch
 from torch.nn import functional as F
 
+from alternating import alternate, bench_parser, parse_and_configure, report, timed
 from experiments.benchmark import CurveRecorder, paper_trainer
 from lightning_modules import Classifier, MNIST1DDataModule
 from lightning_modules.nets import CNN
@@ -53,42 +49,22 @@ def trainer_path(steps: int, eval_every: int) -> float:
     return recorder.test_acc[-1]
 
 
-def timed(fn, *args) -> tuple[float, float]:
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    result = fn(*args)
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__, repeats=3)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--eval-every", type=int, default=250)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    args = parse_and_configure(parser)
 
     data = MNIST1DDataModule()
     data.prepare_data()
     data.setup("fit")
     timed(trainer_path, 50, 25)  # warm-up: imports, first-call allocations
-    ratios = []
-    for repeat in range(args.repeats):
-        sides = [("plain", plain_loop, (data, args.steps, args.eval_every)),
-                 ("trainer", trainer_path, (args.steps, args.eval_every))]
-        if repeat % 2:
-            sides.reverse()
-        seconds = {}
-        for name, fn, fn_args in sides:
-            seconds[name], acc = timed(fn, *fn_args)
-            print(f"repeat {repeat}: {name:7s} {args.steps / seconds[name]:7.1f} steps/s  "
-                  f"({seconds[name]:.1f} s, test accuracy {acc:.1f}%)", flush=True)
-        ratios.append(seconds["trainer"] / seconds["plain"])
-    print(f"Trainer / plain loop time, median of {args.repeats}: {statistics.median(ratios):.3f} "
-          f"(all: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.2)")
-
+    ratios = alternate(
+        ("trainer", trainer_path, (args.steps, args.eval_every)),
+        ("plain", plain_loop, (data, args.steps, args.eval_every)), args.repeats,
+        lambda name, seconds, acc: f"{name:7s} {args.steps / seconds:7.1f} steps/s  ({seconds:.1f} s, test accuracy "
+                                   f"{acc:.1f}%)")
+    report("Trainer / plain loop time", ratios, "<= 1.2")
 
 if __name__ == "__main__":
     main()

@@ -12,17 +12,13 @@ the median of the per-repetition time ratios (ours / reference loop). Target: at
 
 from __future__ import annotations
 
-import argparse
-import logging
-import statistics
-import time
-
 import lightning as L
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from alternating import alternate, bench_parser, parse_and_configure, report, timed
 from lightning_modules.data import MNIST1DDataModule
 from lightning_modules.nets import ConvStack
 from lightning_modules.ssl import SimCLR
@@ -68,39 +64,17 @@ def our_epoch() -> float:
     return trainer.callback_metrics["train/ssl_loss"].item()
 
 
-def timed(fn, *args) -> tuple[float, float]:
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    result = fn(*args)
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    args = parse_and_configure(bench_parser(__doc__, repeats=5))
 
     data = MNIST1DDataModule()
     data.prepare_data()
     data.setup("fit")
     x_train = data.splits["train"][0].numpy().astype(np.float64)
     timed(our_epoch)  # warm-up: imports, first-call allocations
-    ratios = []
-    for repeat in range(args.repeats):
-        sides = [("reference", reference_epoch, (x_train,)), ("ours", our_epoch, ())]
-        if repeat % 2:
-            sides.reverse()
-        seconds = {}
-        for name, fn, fn_args in sides:
-            seconds[name], loss = timed(fn, *fn_args)
-            print(f"repeat {repeat}: {name:9s} {seconds[name]:.2f} s/epoch (loss {loss:.3f})", flush=True)
-        ratios.append(seconds["ours"] / seconds["reference"])
-    print(f"ours / reference loop time per epoch, median of {args.repeats}: {statistics.median(ratios):.3f} "
-          f"(all: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.0)")
-
+    ratios = alternate(("ours", our_epoch, ()), ("reference", reference_epoch, (x_train,)), args.repeats,
+                       lambda name, seconds, loss: f"{name:9s} {seconds:.2f} s/epoch (loss {loss:.3f})")
+    report("ours / reference loop time per epoch", ratios, "<= 1.0")
 
 if __name__ == "__main__":
     main()

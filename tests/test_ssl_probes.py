@@ -8,14 +8,7 @@ from lightning_modules.ssl.probes import (OnlineProbes, fit_logistic_regression,
                                           linear_probe_accuracy, standardize)
 from mnist1d_hf import generate, variant
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small full-batch solves run several times faster on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_online_probes_never_send_gradient_into_their_features():

@@ -9,13 +9,7 @@ from lightning_modules.data import MNIST1DDataModule
 from lightning_modules.ssl import SimCLR
 from lightning_modules.ssl.simclr import rank_generator
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("projector, names, sizes", [
