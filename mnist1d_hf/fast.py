@@ -3,7 +3,7 @@
 This is NOT the paper's random stream: a config in fast mode gives different examples than in reference mode,
 drawn from the same distribution. Every block of ``BLOCK`` output rows has its own generator, seeded by
 ``SeedSequence(seed, spawn_key=(1, block))``; labels and the column permutation come from
-``SeedSequence(seed, spawn_key=(0,))``. So the output for a seed is the same whatever the chunk size or the
+``SeedSequence(seed, spawn_key=(0,))`` and label noise from ``spawn_key=(2,)``. So the output for a seed is the same whatever the chunk size or the
 number of worker processes: they only decide which blocks are computed together and where.
 """
 
@@ -56,6 +56,7 @@ class FastPlan:
 
 @lru_cache(maxsize=8)
 def fast_plan(cfg: MNIST1DConfig) -> FastPlan:
+    """The config's constant tables, built once per process (workers build their own)."""
     low, high = cfg.padding
     d = cfg.dilated_length
     table = dilated_templates(cfg, np.arange(low, high + 1))
