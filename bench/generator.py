@@ -21,7 +21,6 @@ import time
 import numpy as np
 
 from mnist1d_hf import generate, variant
-from mnist1d_hf.fast import BLOCK, draw_block
 from mnist1d_hf.reference import draw_reference_stream
 
 

@@ -11,7 +11,6 @@ median of the per-repetition time ratios (Trainer / plain). Target: at most 1.2.
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch.nn import functional as F
 

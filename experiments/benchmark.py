@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ from torch import nn
 
 from lightning_modules import Classifier, MNIST1DDataModule
 from lightning_modules.nets import CNN, GRU, MLP, Logistic
+from mnist1d_hf.atomic import save_figure, write_text
 
 MODELS: dict[str, type[nn.Module]] = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": GRU}
 VARIANTS = ("standard", "shuffled")
@@ -154,14 +154,8 @@ def plot_curves(runs: list[Run], path: Path) -> None:
     axes[0].set_ylabel("accuracy (%)  — solid: test, dashed: train")
     axes[0].legend(loc="lower right")
     fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
-
-
-def write_atomically(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def load_runs(path: Path) -> list[Run]:
@@ -169,7 +163,7 @@ def load_runs(path: Path) -> list[Run]:
 
 
 def save_runs(runs: list[Run], path: Path) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(json.dumps([asdict(r) for r in runs], indent=1)))
+    write_text(path, json.dumps([asdict(r) for r in runs], indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"({run.seconds:.0f} s)", flush=True)
 
     table = markdown_table(runs, args.steps)
-    write_atomically(args.out / "table1.md", lambda tmp: tmp.write_text(table))
+    write_text(args.out / "table1.md", table)
     plot_curves(runs, args.out / "curves.png")
     print(table)
 

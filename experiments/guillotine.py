@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 
 from lightning_modules.data import MNIST1DDataModule
 from lightning_modules.ssl import SimCLR
+from mnist1d_hf.atomic import save_figure, write_text
 
 PROJECTORS = {"default": [125, 16], "no_projector": [], "deep_projector": [125, 125, 125, 16]}
 # Linear-probe test accuracy (%) by layer in the paper (ICML 2024), layer 0 = raw input.
@@ -56,12 +56,6 @@ def train_and_probe(projector: list[int], epochs: int, seed: int) -> dict:
             "linear": [100 * r["linear"] for r in results.values()],
             "knn": 100 * results[model.layer_names[-1]]["knn"], "online_probe": online,
             "train_seconds": train_seconds, "total_seconds": time.perf_counter() - start}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def by_variant(runs: dict) -> dict[str, list[dict]]:
@@ -156,9 +150,7 @@ def figure(runs: dict, path: Path) -> None:
     ax.set_title("Guillotine regularization: SimCLR on MNIST-1D")
     ax.legend(fontsize=7, loc="lower center")
     fig.tight_layout()
-    temporary = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(temporary, dpi=150)
-    os.replace(temporary, path)
+    save_figure(fig, path, dpi=150)
 
 
 def main() -> None:
@@ -184,9 +176,9 @@ def main() -> None:
             runs[key] = {"variant": name, **train_and_probe(PROJECTORS[name], args.epochs, seed)}
             print(f"{key}: " + ", ".join(f"{a:.1f}" for a in runs[key]["linear"])
                   + f" (paper {', '.join(map(str, PAPER[name]))}); {runs[key]['train_seconds']:.0f} s", flush=True)
-            write_atomically(store, json.dumps(runs, indent=2))
+            write_text(store, json.dumps(runs, indent=2))
     report = table(runs) + "\n" + "\n".join(f"- {line}" for line in verdict(runs)) + "\n"
-    write_atomically(args.out / "table.md", report)
+    write_text(args.out / "table.md", report)
     figure(runs, args.out / "guillotine.png")
     print(report)
 

@@ -37,6 +37,7 @@ from lightning_modules import Classifier, MNIST1DDataModule
 from lightning_modules.data import position_permutation
 from lightning_modules.lottery import LotteryTicket
 from lightning_modules.nets import MLP
+from mnist1d_hf.atomic import save_figure, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "lottery.yaml"
@@ -124,7 +125,7 @@ def retrain_on_shuffled(config: dict, ticket_dir: Path, round_index: int, seed: 
     start = time.perf_counter()
     trainer.fit(model, data)
     record = dict(keeper.history[0], seconds=time.perf_counter() - start)
-    write_atomically(record_path, json.dumps(record))
+    write_text(record_path, json.dumps(record))
     return record
 
 
@@ -292,7 +293,7 @@ def write_table(summary: dict, seconds: dict[str, list[float]], out: Path, quick
     lines += ["", f"Runtime: {total / 60:.1f} min on one CPU thread of a shared 2-core machine (mean per seed: "
               f"{per_run}).", ""]
     text = "\n".join(lines)
-    write_atomically(out / "results.md", text)
+    write_text(out / "results.md", text)
     return text
 
 
@@ -338,18 +339,6 @@ def plot_masks(run_dirs: dict[str, list[Path]], summary: dict, out: Path, units:
     save_figure(fig, out / "masks.png")
 
 
-def save_figure(fig, path: Path) -> None:
-    temporary = path.with_suffix(".tmp.png")
-    fig.savefig(temporary, dpi=120)
-    os.replace(temporary, path)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 (quick: 0)")
@@ -387,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     summary = summarize(histories, run_dirs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_atomically(args.out / "results.json", json.dumps({"summary": summary, "seconds": seconds,
+    write_text(args.out / "results.json", json.dumps({"summary": summary, "seconds": seconds,
                                                             "histories": histories}, indent=1))
     print(write_table(summary, seconds, args.out, args.quick))
     plot_accuracy(summary, args.out)

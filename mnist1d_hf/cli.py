@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
-import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from .atomic import write_folder
 from .config import MNIST1DConfig, field_names
 from .generate import MNIST1DData, generate
 from .variants import VARIANTS, variant
@@ -42,23 +41,6 @@ def config_from_args(args: argparse.Namespace) -> MNIST1DConfig:
     return variant(args.variant, **dict(args.overrides))
 
 
-def write_atomically(out: Path, fill: Callable[[Path], None]) -> None:
-    """Build a folder in a temporary sibling, then rename it into place: never a half-written ``out``."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"--out {out}: exists and is not an empty folder; choose a new path")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        fill(tmp)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def save(data: MNIST1DData, folder: Path, fmt: str) -> list[Path]:
     """``config.json`` plus ``mnist1d.npz`` or, for the reference package's loaders, ``mnist1d_data.pkl``."""
     (folder / "config.json").write_text(json.dumps(data.config.to_dict(), indent=2) + "\n")
@@ -76,7 +58,7 @@ def save(data: MNIST1DData, folder: Path, fmt: str) -> list[Path]:
 def cmd_generate(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     data = generate(cfg) if cfg.mode == "reference" else generate(cfg, workers=args.workers)
-    write_atomically(args.out, lambda tmp: save(data, tmp, args.format))
+    write_folder(args.out, lambda tmp: save(data, tmp, args.format))
     print(f"wrote {len(data.y_train)} train / {len(data.y_test)} test examples of length "
           f"{cfg.final_seq_length} to {args.out}")
 

@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from .atomic import write_folder
 from .builder import load_config, metadata_of
 from .card import FIGURE, METADATA_FILE, SPLITS, card_data, config_entry, dataset_info, parquet_path, render_card
-from .cli import write_atomically
 from .config import MNIST1DConfig
 from .generate import generate
 from .plot import plot_examples
@@ -56,5 +56,5 @@ def write_export(configs: Mapping[str, MNIST1DConfig], folder: Path, repo_id: st
 def export(configs: Mapping[str, MNIST1DConfig], out: Path, repo_id: str = PLACEHOLDER_REPO_ID,
            cache_dir: str | None = None) -> Path:
     """Write the export to the new folder ``out``, atomically (built in a temporary sibling, then renamed)."""
-    write_atomically(Path(out), lambda tmp: write_export(configs, tmp, repo_id, cache_dir))
+    write_folder(out, lambda tmp: write_export(configs, tmp, repo_id, cache_dir))
     return Path(out)

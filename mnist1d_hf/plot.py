@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import save_figure
 from .generate import MNIST1DData
 from .templates import template_t
 
@@ -40,9 +40,6 @@ def plot_examples(data: MNIST1DData, out: str | Path, examples_per_class: int = 
     fig.suptitle(f"MNIST-1D: {data.config.final_seq_length}-point signals "
                  f"(shuffle_seq={data.config.shuffle_seq}, seed={data.config.seed})", fontsize=11)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    save_figure(fig, out, dpi=100)
     plt.close(fig)
-    os.replace(tmp, out)
     return out

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import os
-from functools import partial
 
 import lightning as L
 import numpy as np

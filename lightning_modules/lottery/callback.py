@@ -25,7 +25,8 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 
 from lightning_modules.lottery.masks import prune, sparsity, sparsity_schedule
-from lightning_modules.lottery.summary import save_atomically, write_summary
+from lightning_modules.lottery.summary import write_summary
+from mnist1d_hf.atomic import write_file
 
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 MASK_SUFFIX = "_mask"
@@ -284,7 +285,7 @@ class LotteryTicket(Callback):
             return
         masks = {name: mask.detach().bool().cpu() for name, mask in self.get_masks(pl_module).items()}
         path = os.path.join(self._output_dir(trainer), "masks", f"round_{self.round:03d}.pt")
-        save_atomically(path, lambda tmp: torch.save(masks, tmp))
+        write_file(path, lambda tmp: torch.save(masks, tmp))
 
     # -- checkpoint state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

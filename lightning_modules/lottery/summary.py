@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-
-def save_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write`` on a temporary path beside ``path``, then rename it into place (no half-written files)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+from mnist1d_hf.atomic import save_figure, write_text
 
 
 def markdown_table(history: Sequence[dict[str, Any]], monitor: str) -> str:
@@ -34,14 +24,8 @@ def markdown_table(history: Sequence[dict[str, Any]], monitor: str) -> str:
 
 def write_summary(history: Sequence[dict[str, Any]], directory: str, monitor: str) -> None:
     """Write ``lottery.json``, ``lottery.md`` and ``lottery.png`` (final and best ``monitor`` vs sparsity)."""
-    def write_text(text: str) -> Callable[[str], None]:
-        def write(tmp: str) -> None:
-            with open(tmp, "w") as f:
-                f.write(text)
-        return write
-
-    save_atomically(os.path.join(directory, "lottery.json"), write_text(json.dumps(list(history), indent=1)))
-    save_atomically(os.path.join(directory, "lottery.md"), write_text(markdown_table(history, monitor)))
+    write_text(os.path.join(directory, "lottery.json"), json.dumps(list(history), indent=1))
+    write_text(os.path.join(directory, "lottery.md"), markdown_table(history, monitor))
 
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
@@ -55,4 +39,4 @@ def write_summary(history: Sequence[dict[str, Any]], directory: str, monitor: st
     ax.set_title("lottery ticket rounds")
     ax.legend()
     fig.tight_layout()
-    save_atomically(os.path.join(directory, "lottery.png"), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    save_figure(fig, os.path.join(directory, "lottery.png"), dpi=120)

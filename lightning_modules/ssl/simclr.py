@@ -24,6 +24,7 @@ from lightning_modules.nets import ConvStack
 from lightning_modules.ssl.augment import augment
 from lightning_modules.ssl.loss import LOSSES
 from lightning_modules.ssl.probes import OnlineProbes, knn_accuracy, linear_probe_accuracy
+from mnist1d_hf.atomic import write_text
 
 
 def rank_generator(seed: int, rank: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -184,11 +185,7 @@ class SimCLR(L.LightningModule):
             return
         results = self._evaluate_datamodule()
         if log_dir is not None:
-            os.makedirs(log_dir, exist_ok=True)
-            path = os.path.join(log_dir, "layerwise.json")
-            with open(path + ".tmp", "w") as f:
-                json.dump(results, f, indent=2)
-            os.replace(path + ".tmp", path)
+            write_text(os.path.join(log_dir, "layerwise.json"), json.dumps(results, indent=2))
 
     def on_test_epoch_end(self) -> None:
         results = self._evaluate_datamodule()
