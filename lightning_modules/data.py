@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from mnist1d_hf import generate, variant as named_variant
+from mnist1d_hf.config import require
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 PERMUTATIONS = ("none", "shuffle", "reverse", "swap_halves")
@@ -138,15 +139,15 @@ class MNIST1DDataModule(L.LightningDataModule):
                  validation: Literal["test", "holdout"] = "test", holdout_size: int = 500,
                  eval_train: bool = False, eval_batch_size: int | None = None) -> None:
         super().__init__()
-        _require(batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
-        _require(permutation in PERMUTATIONS, "permutation", permutation, f"one of {list(PERMUTATIONS)}")
-        _require(validation in VALIDATIONS, "validation", validation, f"one of {list(VALIDATIONS)}")
-        _require(train_subset is None or train_subset >= 1, "train_subset", train_subset, "None or >= 1")
-        _require(holdout_size >= 1, "holdout_size", holdout_size, "an integer >= 1")
-        _require(eval_batch_size is None or eval_batch_size >= 1, "eval_batch_size", eval_batch_size,
-                 "None or >= 1")
-        _require(source is None or not overrides, "overrides", overrides,
-                 "only with source=None (a Hub dataset is already generated)")
+        require(batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
+        require(permutation in PERMUTATIONS, "permutation", permutation, f"one of {list(PERMUTATIONS)}")
+        require(validation in VALIDATIONS, "validation", validation, f"one of {list(VALIDATIONS)}")
+        require(train_subset is None or train_subset >= 1, "train_subset", train_subset, "None or >= 1")
+        require(holdout_size >= 1, "holdout_size", holdout_size, "an integer >= 1")
+        require(eval_batch_size is None or eval_batch_size >= 1, "eval_batch_size", eval_batch_size,
+                "None or >= 1")
+        require(source is None or not overrides, "overrides", overrides,
+                "only with source=None (a Hub dataset is already generated)")
         if source is None:
             named_variant(variant, **(overrides or {}))  # fail now on an unknown variant or knob
         self.save_hyperparameters()
@@ -181,8 +182,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         x_test, y_test = arrays["x_test"][:, self.permutation], arrays["y_test"]
 
         if hp.validation == "holdout":
-            _require(hp.holdout_size < len(x_train), "holdout_size", hp.holdout_size,
-                     f"fewer than the {len(x_train)} training examples")
+            require(hp.holdout_size < len(x_train), "holdout_size", hp.holdout_size,
+                    f"fewer than the {len(x_train)} training examples")
             held = np.zeros(len(x_train), dtype=bool)
             held[np.random.default_rng(hp.seed).choice(len(x_train), hp.holdout_size, replace=False)] = True
             x_val, y_val = x_train[held], y_train[held]
@@ -190,13 +191,13 @@ class MNIST1DDataModule(L.LightningDataModule):
         else:
             x_val, y_val = x_test, y_test
         if hp.train_subset is not None:
-            _require(hp.train_subset <= len(x_train), "train_subset", hp.train_subset,
-                     f"at most the {len(x_train)} training examples available")
+            require(hp.train_subset <= len(x_train), "train_subset", hp.train_subset,
+                    f"at most the {len(x_train)} training examples available")
             x_train, y_train = x_train[:hp.train_subset], y_train[:hp.train_subset]
 
         rank, world = self._rank_and_world()
-        _require(len(x_train) >= world, "train_subset", hp.train_subset,
-                 f"at least one training example per process ({world} processes)")
+        require(len(x_train) >= world, "train_subset", hp.train_subset,
+                f"at least one training example per process ({world} processes)")
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         self.splits = {"train": _tensors(x_train, y_train, device), "val": _tensors(x_val, y_val, device),
                        "test": _tensors(x_test, y_test, device)}
@@ -235,8 +236,3 @@ def _tensors(x: np.ndarray, y: np.ndarray, device: torch.device) -> Batch:
     """float32 signals (MPS has no float64) and int64 labels on ``device``."""
     return (torch.as_tensor(np.asarray(x, dtype=np.float32), device=device),
             torch.as_tensor(np.asarray(y, dtype=np.int64), device=device))
-
-
-def _require(ok: bool, name: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}")

@@ -132,7 +132,8 @@ def _number(name: str, value: Any) -> float:
     return float(value)
 
 
-def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
+def require(ok: bool, name: str, value: Any, allowed: str) -> None:
+    """Raise the project's one error shape for a bad value: ``name=value is invalid: allowed ...``."""
     if not ok:
         raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}")
 
@@ -145,31 +146,31 @@ def _validate(c: MNIST1DConfig) -> None:
     if not isinstance(c.shuffle_seq, bool):
         raise ValueError(f"shuffle_seq={c.shuffle_seq!r}: expected true or false")
 
-    _check(c.mode in MODES, "mode", c.mode, f"one of {list(MODES)}")
-    _check(c.num_samples >= NUM_CLASSES, "num_samples", c.num_samples,
-           f">= {NUM_CLASSES} (every class needs at least one example)")
-    _check(c.template_len >= 1, "template_len", c.template_len, ">= 1")
+    require(c.mode in MODES, "mode", c.mode, f"one of {list(MODES)}")
+    require(c.num_samples >= NUM_CLASSES, "num_samples", c.num_samples,
+            f">= {NUM_CLASSES} (every class needs at least one example)")
+    require(c.template_len >= 1, "template_len", c.template_len, ">= 1")
     low, high = c.padding
-    _check(0 <= low <= high, "padding", list(c.padding), "0 <= low <= high")
-    _check(c.dilated_length >= 2, "template_len + padding[1]", c.dilated_length, ">= 2")
-    _check(1 <= c.max_translation <= c.dilated_length, "max_translation", c.max_translation,
-           f"1 <= max_translation <= template_len + padding[1] = {c.dilated_length}")
+    require(0 <= low <= high, "padding", list(c.padding), "0 <= low <= high")
+    require(c.dilated_length >= 2, "template_len + padding[1]", c.dilated_length, ">= 2")
+    require(1 <= c.max_translation <= c.dilated_length, "max_translation", c.max_translation,
+            f"1 <= max_translation <= template_len + padding[1] = {c.dilated_length}")
     for name in ("scale_coeff", "corr_noise_scale", "iid_noise_scale", "shear_scale"):
-        _check(getattr(c, name) >= 0, name, getattr(c, name), ">= 0")
-    _check(c.scale_coeff < 2, "scale_coeff", c.scale_coeff, "< 2 (a larger value can flip a signal's sign)")
-    _check(c.final_seq_length >= 2, "final_seq_length", c.final_seq_length, ">= 2")
-    _check(0 <= c.seed < 2**32, "seed", c.seed, "0 <= seed < 2**32 (numpy's legacy seeding)")
-    _check(0 <= c.label_noise <= 1, "label_noise", c.label_noise, "a fraction in [0, 1]")
+        require(getattr(c, name) >= 0, name, getattr(c, name), ">= 0")
+    require(c.scale_coeff < 2, "scale_coeff", c.scale_coeff, "< 2 (a larger value can flip a signal's sign)")
+    require(c.final_seq_length >= 2, "final_seq_length", c.final_seq_length, ">= 2")
+    require(0 <= c.seed < 2**32, "seed", c.seed, "0 <= seed < 2**32 (numpy's legacy seeding)")
+    require(0 <= c.label_noise <= 1, "label_noise", c.label_noise, "a fraction in [0, 1]")
 
     if isinstance(c.train_split, bool) or not isinstance(c.train_split, (int, float)):
         raise ValueError(f"train_split={c.train_split!r}: expected a fraction in (0, 1) or a whole number "
                          "of training examples")
     if _is_count(c.train_split):
-        _check(1 <= c.train_split < c.total, "train_split", c.train_split,
-               f"a count of training examples in [1, {c.total - 1}] (total examples {c.total})")
+        require(1 <= c.train_split < c.total, "train_split", c.train_split,
+                f"a count of training examples in [1, {c.total - 1}] (total examples {c.total})")
     else:
-        _check(0 < c.train_split < 1, "train_split", c.train_split,
-               "a fraction in (0, 1) or a whole number of training examples")
-        _check(1 <= c.num_train < c.total, "train_split", c.train_split,
-               f"a split leaving both sides non-empty: {c.total} examples give {c.num_train} train / "
-               f"{c.num_test} test")
+        require(0 < c.train_split < 1, "train_split", c.train_split,
+                "a fraction in (0, 1) or a whole number of training examples")
+        require(1 <= c.num_train < c.total, "train_split", c.train_split,
+                f"a split leaving both sides non-empty: {c.total} examples give {c.num_train} train / "
+                f"{c.num_test} test")
