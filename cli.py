@@ -1,50 +1,10 @@
 """The command line: ``python cli.py fit --config cli.yaml``, then ``test``, ``validate`` or ``predict``.
 
 Models are picked by class path in the config (``lightning_modules.Classifier`` with any ``nets`` network, or
-any other LightningModule); the data is always ``MNIST1DDataModule``.
+any other LightningModule); the data is always ``MNIST1DDataModule``. See ``lightning_modules/cli.py``.
 """
 
-from pathlib import Path
-
-import lightning as L
-import torch
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-
-from lightning_modules import MNIST1DDataModule
-
-
-class CLI(LightningCLI):
-    """LightningCLI where ``--ckpt_path best`` also works in a new process, not only right after ``fit``.
-
-    A fresh Trainer does not know which checkpoint was best, so when the checkpoint callback writes to a fixed
-    ``dirpath`` and ``filename`` (as ``cli.yaml`` does), that file is the best checkpoint.
-    """
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--torch_threads", type=int | None, default=1,
-                            help="CPU threads for torch ops; these networks are so small that one thread is "
-                                 "fastest, and more contend for the cores (null: torch's default)")
-
-    def before_instantiate_classes(self) -> None:
-        threads = self.config.get(self.subcommand, self.config).get("torch_threads")
-        if threads is not None:
-            torch.set_num_threads(threads)
-
-    def _find_best_checkpoint(self) -> None:
-        callback = self.trainer.checkpoint_callback
-        if callback is None or callback.best_model_path or not callback.dirpath or not callback.filename:
-            return
-        saved = Path(callback.dirpath) / f"{callback.filename}{callback.FILE_EXTENSION}"
-        if saved.is_file():
-            callback.best_model_path = str(saved)
-
-    before_validate = before_test = before_predict = _find_best_checkpoint
-
-
-def main() -> None:
-    CLI(L.LightningModule, MNIST1DDataModule, subclass_mode_model=True, seed_everything_default=0,
-        save_config_kwargs={"overwrite": True})
-
+from lightning_modules.cli import build_cli
 
 if __name__ == "__main__":
-    main()
+    build_cli()

@@ -206,6 +206,17 @@ class MNIST1DDataModule(L.LightningDataModule):
         for name in ("train", "val", "test"):
             self.splits[f"{name}_eval_shard"] = tuple(t[rank::world] for t in self.splits[name])
 
+    def split(self, name: Literal["train", "val", "test"]) -> Batch:
+        """The full ``name`` split as (signals, labels) tensors on the device, after ``setup``.
+
+        ``train`` is what the model trains on (after any holdout and ``train_subset``), ``val`` what it validates
+        on, ``test`` the test split; every process sees the whole split, not its shard.
+        """
+        require(name in ("train", "val", "test"), "split", name, "one of ['train', 'val', 'test']")
+        if not self.splits:
+            raise RuntimeError("MNIST1DDataModule.split() needs setup() first (the Trainer calls it)")
+        return self.splits[name]
+
     def _rank_and_world(self) -> tuple[int, int]:
         if self.trainer is None:
             return 0, 1

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lightning_modules import Classifier, MNIST1DDataModule
+from lightning_modules.cli import build_cli
 from lightning_modules.nets import CNN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,14 +61,11 @@ def _test_split():
     ("configs/gru.yaml configs/shuffled.yaml", "GRU", 5_134, "shuffled"),
 ])
 def test_configs_build_the_table1_models(config, net, params, variant, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.setattr(sys, "argv", ["cli.py"])
-    from cli import CLI
-
     args = [arg for path in config.split() for arg in ("--config", str(ROOT / path))]
     threads = torch.get_num_threads()
     try:
-        cli = CLI(L.LightningModule, MNIST1DDataModule, subclass_mode_model=True, run=False, args=args)
+        cli = build_cli(args, run=False)
         assert torch.get_num_threads() == 1  # the configs' torch_threads
     finally:
         torch.set_num_threads(threads)
