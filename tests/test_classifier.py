@@ -38,7 +38,7 @@ def test_training_makes_exactly_the_reference_loops_updates(make_net):
     plain = copy.deepcopy(net)
     dm = MNIST1DDataModule(train_subset=1000)
     trainer(120).fit(Classifier(net), dm)  # three passes over the 1000 examples
-    reference_loop(plain, *dm.splits["train"], steps=120)
+    reference_loop(plain, *dm.split("train"), steps=120)
     for ours, theirs in zip(net.parameters(), plain.parameters()):
         assert torch.allclose(ours, theirs, atol=1e-6)
 
@@ -51,11 +51,11 @@ def test_loss_decreases_and_accuracies_are_logged():
     t.fit(model, dm)
     after = t.callback_metrics
     assert after["val/loss"] < 0.7 * before
-    x, y = dm.splits["test"]
+    x, y = dm.split("test")
     with torch.no_grad():
         expected = (model(x).argmax(-1) == y).float().mean()
     assert after["val/acc"] == pytest.approx(expected.item())
-    x, y = dm.splits["train"]
+    x, y = dm.split("train")
     with torch.no_grad():
         assert after["train_eval/acc"] == pytest.approx((model(x).argmax(-1) == y).float().mean().item())
     assert after["val/acc"] > 0.5
@@ -87,13 +87,16 @@ def test_predict_returns_class_probabilities_for_the_test_split():
     probabilities = torch.cat(trainer(1).predict(model, dm))
     assert probabilities.shape == (1000, 10)
     assert torch.allclose(probabilities.sum(-1), torch.ones(1000))
-    assert torch.allclose(probabilities, model(dm.splits["test"][0]).softmax(-1))
+    assert torch.allclose(probabilities, model(dm.split("test")[0]).softmax(-1))
 
 
 @pytest.mark.slow
 def test_cnn_reaches_90_percent_at_6000_steps():
-    from experiments.benchmark import train
+    from experiments.table1 import Table1, final_test_acc
+    from experiments.tasks import fit
 
-    run = train("cnn", "standard", seed=0)
-    assert run.steps[-1] == 6000
-    assert run.test_acc[-1] >= 90.0
+    run = next(r for r in Table1().runs(quick=False, seeds=[0]) if r.tags == {"model": "cnn", "variant": "standard",
+                                                                              "seed": 0})
+    result = fit(run.config)
+    assert result["final"]["step"] == 6000
+    assert final_test_acc(result) >= 90.0

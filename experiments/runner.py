@@ -1,0 +1,205 @@
+"""The studies runner: a study declares its runs, the paper's numbers, its claims and its figures; this module
+runs what is missing from the store (in parallel, resumably) and writes the report from the store alone.
+
+A study's outputs live in ``experiments/results/<study>/`` (``quick/`` under it for ``--quick``): ``runs/`` (one
+JSON per finished run), ``results.json`` (every run of the protocol), ``table.md`` (measured next to the paper,
+each claim with its verdict) and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mnist1d_hf.atomic import write_text
+
+from . import backends
+from .runs import ROOT, Run
+from .store import RunStore
+
+RESULTS = ROOT / "experiments" / "results"
+HOLDS, FAILS, PARTLY, NOT_APPLICABLE = "holds", "does not hold", "partly", "n/a"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, checked: what it says, what we measured, what the paper measured, the verdict."""
+
+    claim: str
+    measured: str
+    paper: str
+    verdict: str
+
+    @classmethod
+    def check(cls, claim: str, measured: str, paper: str, holds: bool | None, applicable: bool = True) -> Claim:
+        """A claim judged by ``holds`` (None: partly); ``applicable=False`` marks protocols too short to judge."""
+        if not applicable:
+            verdict = f"{NOT_APPLICABLE} (quick protocol)"
+        else:
+            verdict = PARTLY if holds is None else HOLDS if holds else FAILS
+        return cls(claim, measured, paper, verdict)
+
+
+class Results:
+    """The stored records of a study's runs, selectable by tags."""
+
+    def __init__(self, records: Sequence[dict[str, Any]]) -> None:
+        self.records = list(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def select(self, **tags: Any) -> list[dict[str, Any]]:
+        """Records whose tags equal every given value, in seed order."""
+        chosen = [r for r in self.records if all(r["tags"].get(k) == v for k, v in tags.items())]
+        return sorted(chosen, key=lambda r: r["tags"].get("seed", 0))
+
+    def values(self, read: Callable[[dict[str, Any]], float], **tags: Any) -> list[float]:
+        """``read(result)`` of every selected run (one value per seed)."""
+        return [read(r["result"]) for r in self.select(**tags)]
+
+    def tag_values(self, name: str) -> list[Any]:
+        """The distinct values of tag ``name``, in first-seen order."""
+        seen: list[Any] = []
+        for record in self.records:
+            value = record["tags"].get(name)
+            if value not in seen:
+                seen.append(value)
+        return seen
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def fmt(values: Sequence[float], digits: int = 1) -> str:
+    """``mean ± std (n=k)``, or a dash when nothing was measured."""
+    if not values:
+        return "—"
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={len(values)})"
+
+
+class Study:
+    """Base class of a study. Subclasses set ``name``, ``title``, ``seeds`` and implement ``runs``, ``table``,
+    ``claims`` and ``figures``; everything else (store, workers, resume, report) is the runner's."""
+
+    name: str = ""
+    title: str = ""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    quick_seeds: tuple[int, ...] = (0,)
+
+    def runs(self, quick: bool, seeds: Sequence[int]) -> list[Run]:
+        raise NotImplementedError
+
+    def table(self, results: Results, quick: bool) -> str:
+        """Markdown: the measured numbers next to the paper's."""
+        raise NotImplementedError
+
+    def claims(self, results: Results, quick: bool) -> list[Claim]:
+        return []
+
+    def figures(self, results: Results, out: Path) -> list[str]:
+        """Draw the study's figures into ``out``; return their file names."""
+        return []
+
+    def protocol(self, quick: bool) -> str:
+        """One paragraph on what was run (shown above the table)."""
+        first = (self.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(line.strip() for line in first.splitlines())
+
+
+def output_dir(study: Study, quick: bool, out: Path | None = None) -> Path:
+    root = Path(out) if out is not None else RESULTS / study.name
+    return root / "quick" if quick and out is None else root
+
+
+def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, workers: int = 1,
+              out: Path | None = None, backend: str = "local", address: str | None = None,
+              progress: bool = True) -> dict[str, int]:
+    """Run every run of the study that the store does not hold yet; return counts of run and skipped runs."""
+    root = output_dir(study, quick, out)
+    store = RunStore(root)
+    runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
+    keys = [run.key for run in runs]
+    duplicated = {k for k in keys if keys.count(k) > 1}
+    if duplicated:
+        labels = [run.label for run in runs if run.key in duplicated]
+        raise ValueError(f"study {study.name!r} declares identical runs: {labels}")
+    missing = [run for run in runs if not store.has(run)]
+    print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing)} already "
+          f"in {store.folder}, {len(missing)} to run", flush=True)
+    outcomes = _backend(backend, missing, workers, address)
+    bar = _progress(len(missing), study.name, progress)
+    try:
+        for run, result, seconds in outcomes:
+            store.put(run, result, seconds, study.name)
+            bar.set_postfix_str(f"{run.label} {seconds:.0f}s")
+            bar.update()
+    finally:
+        bar.close()
+    return {"ran": len(missing), "skipped": len(runs) - len(missing)}
+
+
+def _backend(name: str, runs: list[Run], workers: int, address: str | None) -> Iterable[backends.Outcome]:
+    if not runs:
+        return iter(())
+    if name == "local":
+        return backends.local(runs, workers)
+    if name == "ray":
+        from . import ray_backend
+
+        return ray_backend.run(runs, address)
+    raise ValueError(f"backend={name!r} is invalid: allowed 'local' or 'ray'")
+
+
+def _progress(total: int, name: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=name, unit="run", disable=not enabled or total == 0, file=sys.stderr)
+
+
+def collect(study: Study, quick: bool = False, seeds: Sequence[int] | None = None,
+            out: Path | None = None) -> tuple[Results, list[Run]]:
+    """The stored records of the protocol's runs, and the runs not in the store."""
+    store = RunStore(output_dir(study, quick, out))
+    runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
+    records, missing = [], []
+    for run in runs:
+        record = store.get(run)
+        if record is None:
+            missing.append(run)
+        else:
+            records.append(record)
+    return Results(records), missing
+
+
+def report(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, out: Path | None = None) -> str:
+    """Write ``results.json``, ``table.md`` and the figures from the store alone; return the table."""
+    root = output_dir(study, quick, out)
+    results, missing = collect(study, quick, seeds, out)
+    claims = study.claims(results, quick) if results.records else []
+    lines = [f"# {study.title}{' (quick protocol)' if quick else ''}", "", study.protocol(quick), "",
+             study.table(results, quick).rstrip(), ""]
+    if claims:
+        lines += ["## Claims", "", "| claim | measured | paper | verdict |", "|---|---|---|---|"]
+        lines += [f"| {c.claim} | {c.measured} | {c.paper} | {c.verdict} |" for c in claims]
+        lines.append("")
+    seconds = sum(r["seconds"] for r in results.records)
+    lines.append(f"{len(results)} runs ({seconds / 60:.1f} min of run time in total, one torch thread each)"
+                 + (f"; {len(missing)} runs of the protocol not run yet." if missing else ".")
+                 + f" Report: `python -m experiments report {study.name}{' --quick' if quick else ''}`.")
+    text = "\n".join(lines) + "\n"
+    root.mkdir(parents=True, exist_ok=True)
+    figures = study.figures(results, root) if results.records else []
+    write_text(root / "results.json", json.dumps(
+        {"study": study.name, "quick": quick, "claims": [asdict(c) for c in claims], "figures": figures,
+         "missing": [run.tags for run in missing], "runs": results.records}, indent=1))
+    write_text(root / "table.md", text)
+    return text

@@ -1,0 +1,106 @@
+"""What a study runs: ``Run`` (a resolved config, the task that executes it, its axis values) and config building.
+
+A run's identity is a hash of its task and its resolved config, so a finished run is recognised whatever order,
+worker or machine produced it, and any change to the protocol makes a new run rather than reusing an old result.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+FIT = "experiments.tasks:fit"
+QUIET_TRAINER = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
+                 "enable_checkpointing": False}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a study.
+
+    Args:
+        tags: the run's place on the study's axes (e.g. ``{"model": "cnn", "variant": "shuffled", "seed": 0}``);
+            descriptive only, not part of the identity.
+        config: the resolved config the task receives (for ``fit``: a LightningCLI config dict).
+        task: ``"module:function"`` that executes the config and returns a JSON-able result.
+    """
+
+    tags: dict[str, Any]
+    config: dict[str, Any]
+    task: str = FIT
+
+    @property
+    def key(self) -> str:
+        """16 hex digits of the SHA-256 of the task and the canonical JSON of the config."""
+        canonical = json.dumps({"task": self.task, "config": self.config}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.tags.items())
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """LightningCLI configs merged like repeated ``--config`` (later files win; mappings merge, lists replace).
+
+    Relative paths are taken from the checkout's root, so a study works from any working directory.
+    """
+    merged: dict[str, Any] = {}
+    for path in paths:
+        path = Path(path)
+        path = path if path.is_absolute() else ROOT / path
+        if not path.is_file():
+            raise FileNotFoundError(f"config {path} does not exist")
+        merged = merge(merged, yaml.safe_load(path.read_text()) or {})
+    return merged
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` deep-updated by ``update``: nested mappings merge, any other value replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def override(config: Mapping[str, Any], **dotted: Any) -> dict[str, Any]:
+    """A copy of ``config`` with values set by dotted path, as on the command line.
+
+    ``override(cfg, **{"model.init_args.net.init_args.hidden_size": 47, "seed_everything": 1})``; missing
+    intermediate mappings are created. A mapping value replaces the subtree (to switch a ``class_path``).
+    """
+    out = copy.deepcopy(dict(config))
+    for path, value in dotted.items():
+        node = out
+        *parents, last = path.split(".")
+        for name in parents:
+            child = node.get(name)
+            if child is None:
+                child = node[name] = {}
+            elif not isinstance(child, dict):
+                raise ValueError(f"override {path!r}: {name!r} holds {child!r}, not a mapping")
+            node = child
+        node[last] = copy.deepcopy(value)
+    return out
+
+
+def fit_run(tags: dict[str, Any], config: Mapping[str, Any]) -> Run:
+    """A ``fit`` run of a LightningCLI config as a study runs it: one torch thread, no logger, progress bar,
+    model summary or checkpoints (those settings are not part of the protocol, so not of the run's key)."""
+    trainer = dict(config.get("trainer") or {})
+    trainer.update(QUIET_TRAINER)
+    trainer["callbacks"] = [c for c in trainer.get("callbacks") or []
+                            if "ModelCheckpoint" not in str(c.get("class_path", ""))]
+    return Run(dict(tags), {**copy.deepcopy(dict(config)), "trainer": trainer, "torch_threads": 1})

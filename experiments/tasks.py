@@ -1,0 +1,65 @@
+"""Tasks: how one run's config becomes a result. ``fit`` serves every study that trains through LightningCLI.
+
+A task is a plain function ``config -> JSON-able dict``, named ``"module:function"`` in a ``Run`` so that any
+worker process (or cluster node) can import and call it. Runs execute in-process, never through ``cli.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+
+class MetricHistory(L.Callback):
+    """Every scalar metric after each validation pass and at the end of fit, by global step."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def record(self, trainer: L.Trainer) -> None:
+        row = {"step": trainer.global_step}
+        for name, value in trainer.callback_metrics.items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                row[name] = value.item()
+        if self.rows and self.rows[-1]["step"] == row["step"]:
+            self.rows[-1] = row  # the end of fit right after a validation pass: one row per step
+        else:
+            self.rows.append(row)
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.record(trainer)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.record(trainer)
+
+
+def resolve(task: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The function a ``"module:function"`` name refers to."""
+    module, _, name = task.partition(":")
+    if not name:
+        raise ValueError(f"task {task!r} is not of the form 'module:function'")
+    return getattr(importlib.import_module(module), name)
+
+
+def build(config: dict[str, Any]):
+    """The project's LightningCLI instantiated from a config dict, without running anything."""
+    from lightning_modules.cli import build_cli
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    return build_cli(config, run=False)
+
+
+def fit(config: dict[str, Any]) -> dict[str, Any]:
+    """Train the config's model on its data; the metrics history and the last value of every metric."""
+    cli = build(config)
+    history = MetricHistory()
+    cli.trainer.callbacks.append(history)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    final = {k: v for k, v in history.rows[-1].items() if not (isinstance(v, float) and math.isnan(v))}
+    return {"history": history.rows, "final": final}
