@@ -22,6 +22,7 @@ import numpy as np
 
 from mnist1d_hf import generate, variant
 from mnist1d_hf.reference import draw_reference_stream
+from results_file import write_results
 
 
 def seconds(fn) -> float:
@@ -31,14 +32,17 @@ def seconds(fn) -> float:
 
 
 def alternate(sides: dict, repeats: int) -> dict[str, list[float]]:
+    """Every side timed ``repeats`` times; each repetition starts one side later, so no side always goes first."""
     times = {name: [] for name in sides}
-    for _ in range(repeats):
-        for name, fn in sides.items():
-            times[name].append(seconds(fn))
+    names = list(sides)
+    for repeat in range(repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(seconds(sides[name]))
     return times
 
 
-def bench_reference(repeats: int) -> None:
+def bench_reference(repeats: int) -> dict:
     from mnist1d.data import get_dataset_args, make_dataset
 
     cfg = variant("standard")
@@ -59,6 +63,8 @@ def bench_reference(repeats: int) -> None:
         print(f"  {name:34s} median {t * 1e3:8.1f} ms")
     print(f"  speed-up over the reference package: {speedup:.1f}x (target >= 15x)")
     print(f"  ours / floor:                        {over_floor:.2f}x (target <= 1.5x)")
+    return {"repetitions": repeats, "seconds": times, "median_seconds": med,
+            "speedup_over_reference_package": speedup, "ours_over_floor": over_floor}
 
 
 FAST_CHILD = """
@@ -85,11 +91,12 @@ def run_child(n: int, workers: int, what: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def bench_fast(n: int, workers: int, repeats: int) -> None:
+def bench_fast(n: int, workers: int, repeats: int) -> dict:
     runs = {"generate": [], "floor": []}
-    for _ in range(repeats):
-        runs["generate"].append(run_child(n, workers, "generate"))
-        runs["floor"].append(run_child(n, 1, "floor"))
+    for repeat in range(repeats):
+        order = ["generate", "floor"] if repeat % 2 == 0 else ["floor", "generate"]
+        for what in order:
+            runs[what].append(run_child(n, workers if what == "generate" else 1, what))
     gen = statistics.median(r["seconds"] for r in runs["generate"])
     floor = statistics.median(r["seconds"] for r in runs["floor"])
     ratio = statistics.median(g["seconds"] / f["seconds"] for g, f in zip(runs["generate"], runs["floor"]))
@@ -98,6 +105,9 @@ def bench_fast(n: int, workers: int, repeats: int) -> None:
     print(f"  generate (incl. standardization): median {gen:6.2f} s = {n / gen:,.0f} examples/s (target >= 500,000)")
     print(f"  floor, its draws alone (1 process): median {floor:6.2f} s = {n / floor:,.0f} examples/s")
     print(f"  generate / floor: {ratio:.2f}x;  peak memory of the largest process: {peak:,.0f} MB (target < 1,000 MB)")
+    return {"examples": n, "workers": workers, "repetitions": repeats, "runs": runs, "median_seconds": gen,
+            "examples_per_second": n / gen, "floor_median_seconds": floor, "generate_over_floor": ratio,
+            "peak_mb": peak}
 
 
 def main() -> None:
@@ -106,8 +116,8 @@ def main() -> None:
     parser.add_argument("--fast-examples", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    bench_reference(args.repeats)
-    bench_fast(args.fast_examples, args.workers, max(3, args.repeats // 2))
+    write_results("generator", {"reference_mode": bench_reference(args.repeats),
+                                "fast_mode": bench_fast(args.fast_examples, args.workers, max(3, args.repeats // 2))})
 
 
 if __name__ == "__main__":
