@@ -1,0 +1,150 @@
+"""The studies runner: run keys, the store that skips finished runs, resuming a killed sweep, workers that do not
+change results, failures that name the run, and reports written from the store alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments import backends
+from experiments.backends import RunFailed
+from experiments.runner import Claim, Results, Study, report, run_study
+from experiments.runs import ROOT, Run, fit_run, load_config, merge, override
+
+TINY = {"trainer.max_steps": 12, "trainer.val_check_interval": 6, "data.train_subset": 300}
+
+
+class Tiny(Study):
+    """A two-model, two-seed study of 12 steps, for testing the runner."""
+
+    name = "tiny"
+    title = "tiny"
+    seeds = (0, 1)
+
+    def __init__(self, bad: bool = False) -> None:
+        self.bad = bad
+
+    def runs(self, quick, seeds):
+        runs = []
+        for model in ("logistic", "mlp"):
+            base = override(load_config(f"configs/{model}.yaml"), **TINY)
+            if self.bad and model == "mlp":
+                base = override(base, **{"data.batch_size": 0})
+            runs += [fit_run({"model": model, "seed": s}, override(base, seed_everything=s)) for s in seeds]
+        return runs
+
+    def table(self, results: Results, quick: bool) -> str:
+        acc = results.values(lambda r: 100 * r["final"]["val/acc"], model="logistic")
+        return f"logistic accuracy: {', '.join(f'{a:.2f}' for a in acc)}"
+
+    def claims(self, results, quick):
+        return [Claim.check("logistic learns something", "x", "y", True, applicable=not quick)]
+
+
+def stored(root: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((root / "runs").glob("*.json"))}
+
+
+def test_run_key_is_the_config_and_task_not_the_tags():
+    config = override(load_config("configs/logistic.yaml"), seed_everything=3)
+    assert Run({"a": 1}, config).key == Run({"b": 2}, config).key
+    assert Run({}, config).key != Run({}, override(config, seed_everything=4)).key
+    assert Run({}, config).key != Run({}, config, task="experiments.tasks:other").key
+
+
+def test_override_and_merge_follow_the_command_line():
+    base = {"model": {"init_args": {"net": {"class_path": "A", "init_args": {"x": 1}}}}, "trainer": {"callbacks": [1]}}
+    merged = merge(base, {"model": {"init_args": {"net": {"init_args": {"y": 2}}}}, "trainer": {"callbacks": [2]}})
+    assert merged["model"]["init_args"]["net"] == {"class_path": "A", "init_args": {"x": 1, "y": 2}}
+    assert merged["trainer"]["callbacks"] == [2]  # lists replace, as with repeated --config
+    assert override(base, **{"model.init_args.net.init_args.x": 5})["model"]["init_args"]["net"]["init_args"]["x"] == 5
+    assert base["model"]["init_args"]["net"]["init_args"]["x"] == 1  # copies, never edits in place
+    with pytest.raises(ValueError, match="trainer.callbacks.x"):
+        override(base, **{"trainer.callbacks.x": 1})
+
+
+def test_fit_runs_are_quiet_and_single_threaded():
+    run = fit_run({}, load_config("configs/cnn.yaml"))
+    trainer = run.config["trainer"]
+    assert trainer["logger"] is False and trainer["enable_checkpointing"] is False
+    assert not any("ModelCheckpoint" in str(c) for c in trainer["callbacks"])
+    assert run.config["torch_threads"] == 1
+
+
+def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_study(Tiny(), seeds=[0], workers=1, out=one, progress=False) == {"ran": 2, "skipped": 0}
+    first = stored(one)
+    assert run_study(Tiny(), workers=1, out=one, progress=False) == {"ran": 2, "skipped": 2}
+    assert {k: v for k, v in stored(one).items() if k in first} == first  # finished runs untouched
+    assert run_study(Tiny(), workers=2, out=two, progress=False) == {"ran": 4, "skipped": 0}
+
+    def results(root):
+        return {k: json.loads(v)["result"] for k, v in stored(root).items()}
+    assert results(one) == results(two) and len(results(one)) == 4
+
+
+def test_report_reads_the_store_alone(tmp_path, monkeypatch):
+    run_study(Tiny(), seeds=[0, 1], workers=2, out=tmp_path, progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("report must not train")
+    monkeypatch.setattr(backends, "local", no_training)
+    text = report(Tiny(), out=tmp_path)
+    records = [json.loads(v) for v in stored(tmp_path).values()]
+    logistic = sorted((r for r in records if r["tags"]["model"] == "logistic"), key=lambda r: r["tags"]["seed"])
+    expected = ", ".join(f"{100 * r['result']['final']['val/acc']:.2f}" for r in logistic)
+    assert f"logistic accuracy: {expected}" in text
+    assert "| logistic learns something | x | y | holds |" in text
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert len(summary["runs"]) == 4 and summary["missing"] == []
+    assert (tmp_path / "table.md").read_text() == text
+
+
+def test_a_failed_run_is_named_and_the_others_are_kept(tmp_path):
+    with pytest.raises(RunFailed, match=r"model=mlp seed=0 .*batch_size"):
+        run_study(Tiny(bad=True), seeds=[0], workers=1, out=tmp_path, progress=False)
+    assert [json.loads(v)["tags"] for v in stored(tmp_path).values()] == [{"model": "logistic", "seed": 0}]
+
+
+def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
+    """SIGKILL ``python experiments run`` (driver and workers) after its first stored run, then run it again."""
+    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "1",
+               "--no-progress", "--out", str(tmp_path)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not list((tmp_path / "runs").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.wait()
+    before = stored(tmp_path)
+    assert 1 <= len(before) < 8
+    assert not list((tmp_path / "runs").glob("*.tmp*"))  # nothing half-written
+
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"ran {8 - len(before)}, skipped {len(before)} already stored" in done.stdout
+    after = stored(tmp_path)
+    assert len(after) == 8 and {k: after[k] for k in before} == before
+    assert "| cnn, standard: test accuracy in 93 ± 2.5 |" in (tmp_path / "table.md").read_text()
+
+
+def test_command_line_lists_the_studies_and_refuses_unknown_ones():
+    listed = subprocess.run([sys.executable, "-m", "experiments", "list"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "table1" in listed.stdout and "24/24" in listed.stdout
+    unknown = subprocess.run([sys.executable, "-m", "experiments", "run", "nope"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert unknown.returncode == 2 and "invalid choice: 'nope'" in unknown.stderr
