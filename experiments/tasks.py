@@ -48,11 +48,17 @@ def resolve(task: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def build(config: dict[str, Any]):
-    """The project's LightningCLI instantiated from a config dict, without running anything."""
+    """The project's LightningCLI instantiated from a config dict, without running anything and without the
+    ``config.yaml`` that LightningCLI would save into the working directory (the store keeps the config)."""
+    from lightning.pytorch.cli import SaveConfigCallback
+
     from lightning_modules.cli import build_cli
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    return build_cli(config, run=False)
+    for name in ("lightning.pytorch", "lightning.fabric"):  # one line per run is plenty: the progress bar's
+        logging.getLogger(name).setLevel(logging.WARNING)
+    cli = build_cli(config, run=False)
+    cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, SaveConfigCallback)]
+    return cli
 
 
 def fit(config: dict[str, Any]) -> dict[str, Any]:

@@ -89,6 +89,7 @@ def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path
     def results(root):
         return {k: json.loads(v)["result"] for k, v in stored(root).items()}
     assert results(one) == results(two) and len(results(one)) == 4
+    assert not (ROOT / "config.yaml").exists()  # runs write nothing outside the store
 
 
 def test_report_reads_the_store_alone(tmp_path, monkeypatch):
