@@ -44,38 +44,94 @@ def position_permutation(kind: str, length: int, seed: int = 0) -> np.ndarray:
     raise ValueError(f"permutation={kind!r} is invalid: allowed one of {list(PERMUTATIONS)}")
 
 
-class OrderedBatches:
+class _ResumableBatches:
+    """The position part of Lightning's stateful-loader protocol, shared by the two training orders.
+
+    Lightning checkpoints ``state_dict()`` of every training iterable that has one and, when it resumes a fit,
+    calls ``load_state_dict`` before the first ``iter``: the pass then continues at the saved batch, so a run
+    killed mid-epoch and resumed from its last checkpoint sees exactly the batches of an uninterrupted run.
+    ``position`` counts the batches already yielded in the current pass: Lightning does not prefetch from a sized
+    iterable, so after training step ``k`` of a pass it is ``k + 1``.
+    """
+
+    x: torch.Tensor
+    batch_size: int
+
+    def __init__(self) -> None:
+        self._position = 0  # batches yielded in the current pass
+        self._resume_at = 0  # where the next pass starts (set by load_state_dict)
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _start(self) -> int:
+        start, self._resume_at = self._resume_at, 0
+        self._position = start
+        return start
+
+    def _position_state(self) -> dict[str, int]:
+        return {"position": self._position, "batch_size": self.batch_size, "num_examples": len(self.x)}
+
+    def _check_state(self, state: dict[str, Any]) -> int:
+        """The saved position, after checking the checkpoint was written for the same batches."""
+        for key in ("batch_size", "num_examples"):
+            mine = self.batch_size if key == "batch_size" else len(self.x)
+            require(state.get(key) == mine, f"checkpoint {key}", state.get(key),
+                    f"{mine}, the value of this run (a mid-epoch position means other batches otherwise)")
+        position = state.get("position")
+        require(isinstance(position, int) and 0 <= position <= len(self), "checkpoint position", position,
+                f"a batch index in [0, {len(self)}]")
+        return position
+
+
+class OrderedBatches(_ResumableBatches):
     """The reference loop's batches: batch ``i`` is rows ``(i * B) % N`` to ``+ B``, short at the end of the data.
 
     That order repeats every ``lcm(N, B) / B`` batches, which is this iterable's length, so consecutive epochs
-    continue the reference sequence exactly for any ``N`` and ``B``.
+    continue the reference sequence exactly for any ``N`` and ``B``. Its state is the position in that period.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> None:
+        super().__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
 
     def __len__(self) -> int:
         return math.lcm(len(self.x), self.batch_size) // self.batch_size
 
     def __iter__(self) -> Iterator[Batch]:
+        return self._batches(self._start())
+
+    def _batches(self, start: int) -> Iterator[Batch]:
         n, b = len(self.x), self.batch_size
-        for i in range(len(self)):
-            start = (i * b) % n
-            yield self.x[start:start + b], self.y[start:start + b]
+        for i in range(start, len(self)):
+            offset = (i * b) % n
+            self._position = i + 1
+            yield self.x[offset:offset + b], self.y[offset:offset + b]
+
+    def state_dict(self) -> dict[str, int]:
+        return self._position_state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        position = self._check_state(state)
+        self._resume_at = position if position < len(self) else 0
 
 
-class ShuffledBatches:
+class ShuffledBatches(_ResumableBatches):
     """A fresh permutation every epoch (seeded by ``seed`` and the epoch), sharded by rank after permuting.
 
     Every rank draws the same permutation, keeps the first ``world_size * (N // world_size)`` indices and takes
-    every ``world_size``-th one from its rank, so shards are disjoint and of equal size.
+    every ``world_size``-th one from its rank, so shards are disjoint and of equal size. ``epoch`` is the epoch
+    the next fresh pass draws its permutation for; the state holds the epoch of the current pass and the position
+    in it, so a resumed run redraws that epoch's permutation and continues it.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, epoch: int = 0) -> None:
+        super().__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = 0
+        self.epoch = epoch
+        self._pass_epoch = epoch  # the epoch of the pass in progress (or of the next one, before any)
 
     @property
     def shard_size(self) -> int:
@@ -85,13 +141,31 @@ class ShuffledBatches:
         return math.ceil(self.shard_size / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        self.epoch += 1
+        start = self._start()
+        self._pass_epoch, self.epoch = self.epoch, self.epoch + 1
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self._pass_epoch)
         order = torch.randperm(len(self.x), generator=generator)
         shard = order[:self.shard_size * self.world_size][self.rank::self.world_size].to(self.x.device)
-        for start in range(0, len(shard), self.batch_size):
-            rows = shard[start:start + self.batch_size]
+        return self._batches(shard, start)
+
+    def _batches(self, shard: torch.Tensor, start: int) -> Iterator[Batch]:
+        for i in range(start, len(self)):
+            rows = shard[i * self.batch_size:(i + 1) * self.batch_size]
+            self._position = i + 1
             yield self.x[rows], self.y[rows]
+
+    def state_dict(self) -> dict[str, int]:
+        return {**self._position_state(), "epoch": self._pass_epoch, "world_size": self.world_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        position = self._check_state(state)
+        require(state.get("world_size") == self.world_size, "checkpoint world_size", state.get("world_size"),
+                f"{self.world_size}, the number of processes of this run")
+        epoch = state.get("epoch")
+        require(isinstance(epoch, int) and epoch >= 0, "checkpoint epoch", epoch, "an integer >= 0")
+        finished = position >= len(self)
+        self.epoch = self._pass_epoch = epoch + 1 if finished else epoch
+        self._resume_at = 0 if finished else position
 
 
 class WholeBatches:
@@ -139,42 +213,36 @@ class MNIST1DDataModule(L.LightningDataModule):
                  validation: Literal["test", "holdout"] = "test", holdout_size: int = 500,
                  eval_train: bool = False, eval_batch_size: int | None = None) -> None:
         super().__init__()
-        require(batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
-        require(permutation in PERMUTATIONS, "permutation", permutation, f"one of {list(PERMUTATIONS)}")
-        require(validation in VALIDATIONS, "validation", validation, f"one of {list(VALIDATIONS)}")
-        require(train_subset is None or train_subset >= 1, "train_subset", train_subset, "None or >= 1")
-        require(holdout_size >= 1, "holdout_size", holdout_size, "an integer >= 1")
-        require(eval_batch_size is None or eval_batch_size >= 1, "eval_batch_size", eval_batch_size,
-                "None or >= 1")
-        require(source is None or not overrides, "overrides", overrides,
-                "only with source=None (a Hub dataset is already generated)")
+        _check_arguments(locals())
         if source is None:
             named_variant(variant, **(overrides or {}))  # fail now on an unknown variant or knob
         self.save_hyperparameters()
-        self.arrays: dict[str, np.ndarray] | None = None
-        self.splits: dict[str, Batch] = {}
+        self._splits: dict[str, Batch] = {}
+
+    @property
+    def splits(self) -> dict[str, Batch]:
+        """Read-only view of the internal splits, kept for callers not yet moved to ``split(name)``."""
+        return dict(self._splits)
 
     # building and loading ---------------------------------------------------------------------------------
     def prepare_data(self) -> None:
-        """Generate the data, or fill the Hugging Face cache from ``source`` (rank 0 only under DDP)."""
-        self.arrays = self._read()
+        """Fill the Hugging Face cache from ``source`` (once per machine); keeps no state, as Lightning runs it
+        on one process only. Local generation needs no preparation: it is cheap and happens in ``setup``."""
+        if self.hparams.source is not None:
+            self._read()
 
     def _read(self) -> dict[str, np.ndarray]:
         hp = self.hparams
         if hp.source is None:
             data = generate(named_variant(hp.variant, **(hp.overrides or {})))
             return {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test, "y_test": data.y_test}
-        from datasets import load_dataset
-
-        splits = load_dataset(hp.source, hp.variant).with_format("numpy")
-        columns = {split: splits[split][:] for split in ("train", "test")}  # whole split as numpy arrays
-        return {f"{k}_{split}": columns[split][k] for split in ("train", "test") for k in ("x", "y")}
+        return _read_source(hp.source, hp.variant)
 
     def setup(self, stage: str | None = None) -> None:
         """Turn the arrays into float32 tensors on the training device: permuted, split and sharded."""
-        if self.splits:
+        if self._splits:
             return
-        arrays = self.arrays if self.arrays is not None else self._read()
+        arrays = self._read()
         hp = self.hparams
         length = arrays["x_train"].shape[1]
         self.permutation = position_permutation(hp.permutation, length, hp.permutation_seed)
@@ -199,12 +267,13 @@ class MNIST1DDataModule(L.LightningDataModule):
         require(len(x_train) >= world, "train_subset", hp.train_subset,
                 f"at least one training example per process ({world} processes)")
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self.splits = {"train": _tensors(x_train, y_train, device), "val": _tensors(x_val, y_val, device),
-                       "test": _tensors(x_test, y_test, device)}
+        splits = {"train": _tensors(x_train, y_train, device), "val": _tensors(x_val, y_val, device),
+                  "test": _tensors(x_test, y_test, device)}
         shard = len(x_train) // world
-        self.splits["train_shard"] = tuple(t[:shard * world][rank::world] for t in self.splits["train"])
+        splits["train_shard"] = tuple(t[:shard * world][rank::world] for t in splits["train"])
         for name in ("train", "val", "test"):
-            self.splits[f"{name}_eval_shard"] = tuple(t[rank::world] for t in self.splits[name])
+            splits[f"{name}_eval_shard"] = tuple(t[rank::world] for t in splits[name])
+        self._splits = splits
 
     def split(self, name: Literal["train", "val", "test"]) -> Batch:
         """The full ``name`` split as (signals, labels) tensors on the device, after ``setup``.
@@ -213,9 +282,9 @@ class MNIST1DDataModule(L.LightningDataModule):
         on, ``test`` the test split; every process sees the whole split, not its shard.
         """
         require(name in ("train", "val", "test"), "split", name, "one of ['train', 'val', 'test']")
-        if not self.splits:
+        if not self._splits:
             raise RuntimeError("MNIST1DDataModule.split() needs setup() first (the Trainer calls it)")
-        return self.splits[name]
+        return self._splits[name]
 
     def _rank_and_world(self) -> tuple[int, int]:
         if self.trainer is None:
@@ -226,24 +295,75 @@ class MNIST1DDataModule(L.LightningDataModule):
     def train_dataloader(self) -> OrderedBatches | ShuffledBatches:
         hp = self.hparams
         if hp.ordered:
-            return OrderedBatches(*self.splits["train_shard"], hp.batch_size)
+            return OrderedBatches(*self._splits["train_shard"], hp.batch_size)
         rank, world = self._rank_and_world()
-        return ShuffledBatches(*self.splits["train"], hp.batch_size, hp.seed, rank, world)
+        # a resumed fit continues from the checkpoint's epoch even when Lightning restores no loader state
+        # (a checkpoint written at the end of an epoch); a mid-epoch state then overrides it
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return ShuffledBatches(*self._splits["train"], hp.batch_size, hp.seed, rank, world, epoch=epoch)
 
     def val_dataloader(self) -> WholeBatches | list[WholeBatches]:
-        val = WholeBatches(*self.splits["val_eval_shard"], self.hparams.eval_batch_size)
+        val = WholeBatches(*self._splits["val_eval_shard"], self.hparams.eval_batch_size)
         if not self.hparams.eval_train:
             return val
-        return [val, WholeBatches(*self.splits["train_eval_shard"], self.hparams.eval_batch_size)]
+        return [val, WholeBatches(*self._splits["train_eval_shard"], self.hparams.eval_batch_size)]
 
     def test_dataloader(self) -> WholeBatches:
-        return WholeBatches(*self.splits["test_eval_shard"], self.hparams.eval_batch_size)
+        return WholeBatches(*self._splits["test_eval_shard"], self.hparams.eval_batch_size)
 
     def predict_dataloader(self) -> WholeBatches:
-        return WholeBatches(*self.splits["test_eval_shard"], self.hparams.eval_batch_size)
+        return WholeBatches(*self._splits["test_eval_shard"], self.hparams.eval_batch_size)
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, device: torch.device) -> Batch:
     """float32 signals (MPS has no float64) and int64 labels on ``device``."""
     return (torch.as_tensor(np.asarray(x, dtype=np.float32), device=device),
             torch.as_tensor(np.asarray(y, dtype=np.int64), device=device))
+
+
+def _read_source(source: str, config_name: str) -> dict[str, np.ndarray]:
+    """A Hub repo id or local Hub-layout folder as numpy arrays, read through the ``datasets`` cache."""
+    from datasets import load_dataset
+
+    try:
+        splits = load_dataset(source, config_name).with_format("numpy")
+    except (FileNotFoundError, ConnectionError, OSError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"source={source!r} with variant={config_name!r} is invalid: allowed a Hub dataset repo "
+                         f"id or a local folder laid out like one, holding that config ({reason})") from None
+    columns = {split: splits[split][:] for split in ("train", "test")}  # whole split as numpy arrays
+    return {f"{k}_{split}": columns[split][k] for split in ("train", "test") for k in ("x", "y")}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_arguments(args: dict[str, Any]) -> None:
+    """Every constructor argument's type and range, as one ``name=value is invalid: allowed ...`` error."""
+    def integer(name: str, minimum: int, optional: bool = False, maximum: int | None = None) -> None:
+        value = args[name]
+        if optional and value is None:
+            return
+        allowed = f"{'None or ' if optional else ''}an integer >= {minimum}"
+        allowed += f" and < {maximum}" if maximum is not None else ""
+        require(_is_int(value) and value >= minimum and (maximum is None or value < maximum), name, value, allowed)
+
+    require(isinstance(args["variant"], str), "variant", args["variant"], "a variant name (a string)")
+    overrides = args["overrides"]
+    require(overrides is None or (isinstance(overrides, dict) and all(isinstance(k, str) for k in overrides)),
+            "overrides", overrides, "None or a mapping of generator knob names to values")
+    require(args["source"] is None or (isinstance(args["source"], str) and args["source"] != ""), "source",
+            args["source"], "None or a Hub repo id / local folder (a non-empty string)")
+    integer("batch_size", 1)
+    for name in ("ordered", "eval_train"):
+        require(isinstance(args[name], bool), name, args[name], "true or false")
+    integer("seed", 0, maximum=2**32)
+    require(args["permutation"] in PERMUTATIONS, "permutation", args["permutation"], f"one of {list(PERMUTATIONS)}")
+    integer("permutation_seed", 0, maximum=2**32)
+    integer("train_subset", 1, optional=True)
+    require(args["validation"] in VALIDATIONS, "validation", args["validation"], f"one of {list(VALIDATIONS)}")
+    integer("holdout_size", 1)
+    integer("eval_batch_size", 1, optional=True)
+    require(args["source"] is None or not overrides, "overrides", overrides,
+            "only with source=None (a Hub dataset is already generated)")

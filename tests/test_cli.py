@@ -48,7 +48,7 @@ def _test_split():
     dm = MNIST1DDataModule()
     dm.prepare_data()
     dm.setup("test")
-    return dm.splits["test"]
+    return dm.split("test")
 
 
 @pytest.mark.parametrize("config, net, params, variant", [

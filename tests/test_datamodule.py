@@ -35,18 +35,23 @@ def cycled(loader, steps: int):
     return itertools.islice(itertools.chain.from_iterable(itertools.repeat(loader)), steps)
 
 
-def test_nothing_is_built_in_init():
+def test_nothing_is_built_in_init_or_prepare_data():
+    """Lightning runs prepare_data on one process only: it must leave the module as it found it."""
     dm = MNIST1DDataModule()
-    assert dm.arrays is None and dm.splits == {}
+    before = dict(vars(dm))
+    dm.prepare_data()
+    assert vars(dm) == before
+    with pytest.raises(RuntimeError, match="setup"):
+        dm.split("train")
 
 
 def test_holds_the_paper_data_as_float32_tensors(paper):
     dm = ready()
-    x, y = dm.splits["train"]
+    x, y = dm.split("train")
     assert x.dtype == torch.float32 and y.dtype == torch.int64 and x.device.type == "cpu"
     assert torch.equal(x, torch.as_tensor(paper.x_train, dtype=torch.float32))
     assert torch.equal(y, torch.as_tensor(paper.y_train))
-    assert torch.equal(dm.splits["test"][0], torch.as_tensor(paper.x_test, dtype=torch.float32))
+    assert torch.equal(dm.split("test")[0], torch.as_tensor(paper.x_test, dtype=torch.float32))
 
 
 @pytest.mark.parametrize("train_subset, batch_size", [(None, 100), (250, 100), (1000, 64)])
@@ -70,7 +75,7 @@ def test_ordered_epoch_length_is_the_period_of_the_reference_order():
 def test_shuffled_epochs_cover_every_row_once_in_a_new_order():
     dm = ready(ordered=False, batch_size=128)
     loader = dm.train_dataloader()
-    labels = dm.splits["train"][1]
+    labels = dm.split("train")[1]
     epochs = [torch.cat([yb for _, yb in loader]) for _ in range(2)]
     for epoch in epochs:
         assert len(epoch) == 4000
@@ -99,7 +104,7 @@ def test_fixed_permutations_reorder_every_split(paper, kind, expected):
     dm = ready(permutation=kind)
     assert dm.permutation.tolist() == expected
     for split, source in (("train", paper.x_train), ("test", paper.x_test)):
-        assert np.array_equal(dm.splits[split][0].numpy(), source[:, expected].astype(np.float32))
+        assert np.array_equal(dm.split(split)[0].numpy(), source[:, expected].astype(np.float32))
 
 
 def test_shuffle_permutation_is_a_seeded_permutation(paper):
@@ -108,21 +113,21 @@ def test_shuffle_permutation_is_a_seeded_permutation(paper):
     assert a.permutation.tolist() != list(range(40))
     assert np.array_equal(a.permutation, b.permutation)
     assert not np.array_equal(a.permutation, c.permutation)
-    assert np.array_equal(a.splits["test"][0].numpy(), paper.x_test[:, a.permutation].astype(np.float32))
+    assert np.array_equal(a.split("test")[0].numpy(), paper.x_test[:, a.permutation].astype(np.float32))
     assert position_permutation("swap_halves", 5).tolist() == [2, 3, 4, 0, 1]
 
 
 def test_validation_on_test_split_or_seeded_holdout(paper):
-    assert torch.equal(ready().splits["val"][0], ready().splits["test"][0])
+    assert torch.equal(ready().split("val")[0], ready().split("test")[0])
     dm = ready(validation="holdout", holdout_size=300, seed=5)
-    x_val, x_train = dm.splits["val"][0], dm.splits["train"][0]
+    x_val, x_train = dm.split("val")[0], dm.split("train")[0]
     assert len(x_val) == 300 and len(x_train) == 3700
     every = {tuple(row) for row in paper.x_train.astype(np.float32).tolist()}
     val_rows = {tuple(row) for row in x_val.tolist()}
     train_rows = {tuple(row) for row in x_train.tolist()}
     assert not val_rows & train_rows and val_rows | train_rows == every
-    assert torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=5).splits["val"][0])
-    assert not torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=6).splits["val"][0])
+    assert torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=5).split("val")[0])
+    assert not torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=6).split("val")[0])
 
 
 def test_eval_train_adds_the_full_training_set_as_a_second_validation_loader():
@@ -134,7 +139,7 @@ def test_eval_train_adds_the_full_training_set_as_a_second_validation_loader():
 
 def test_overrides_reach_the_generator(paper):
     dm = ready(overrides={"label_noise": 0.5})
-    changed = (dm.splits["train"][1].numpy() != paper.y_train).mean()
+    changed = (dm.split("train")[1].numpy() != paper.y_train).mean()
     assert 0.35 < changed < 0.55  # half resampled uniformly: about 45% end up different
 
 
@@ -171,5 +176,5 @@ def test_source_reads_a_local_hub_layout_folder(tmp_path, paper):
     dm = ready(source=str(tmp_path), variant="standard", permutation="reverse")
     generated = ready(permutation="reverse")
     for split in ("train", "test"):
-        assert torch.equal(dm.splits[split][0], generated.splits[split][0])
-        assert torch.equal(dm.splits[split][1], generated.splits[split][1])
+        assert torch.equal(dm.split(split)[0], generated.split(split)[0])
+        assert torch.equal(dm.split(split)[1], generated.split(split)[1])

@@ -22,7 +22,7 @@ class RecordRank(L.Callback):
 
     def on_fit_end(self, trainer, module):
         dm = trainer.datamodule
-        x, y = dm.splits["test"]
+        x, y = dm.split("test")
         with torch.no_grad():
             full_test_acc = (module(x).argmax(-1) == y).float().mean().item()
         torch.save({"rows": torch.cat(self.rows), "permutation": torch.as_tensor(dm.permutation),
@@ -43,7 +43,7 @@ def test_two_processes_train_disjoint_shards_of_one_permuted_dataset(tmp_path):
     single = MNIST1DDataModule(**data)
     single.prepare_data()
     single.setup("fit")
-    index = {tuple(row): i for i, row in enumerate(single.splits["train"][0].tolist())}
+    index = {tuple(row): i for i, row in enumerate(single.split("train")[0].tolist())}
     seen = [[index[tuple(row)] for row in rank["rows"].tolist()] for rank in ranks]
     # 20 steps of 100 on a 2000-row shard: each rank sees its own shard once, the reference order within it
     assert seen[0] == list(range(0, 4000, 2)) and seen[1] == list(range(1, 4000, 2))

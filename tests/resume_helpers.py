@@ -1,0 +1,183 @@
+"""Kill a ``cli.py fit`` run with SIGKILL mid-training, resume it with ``--ckpt_path last``, and compare the
+result with an uninterrupted run, bit for bit.
+
+Use ``kill_and_resume(config, tmp_path, kill_after_step=k)``: it writes ``config`` (a LightningCLI config dict,
+without callbacks or logger) to YAML and runs, each in its own process,
+
+1. an uninterrupted ``fit`` (in this process, through ``build_cli``: the same code as ``cli.py``);
+2. the same ``fit`` in a subprocess, killed with SIGKILL by this process once the checkpoint of step
+   ``kill_after_step`` is complete (``ModelCheckpoint(every_n_train_steps=every, save_last=True)``);
+   ``SlowSteps`` makes every step sleep a little, so the kill lands mid-run and never during a file write;
+3. ``fit --ckpt_path last`` in the killed run's checkpoint folder, to the end.
+
+It returns both runs' final checkpoints and logged metrics (``RunResult``); ``assert_identical`` compares
+them: every tensor of the model, optimizer and callback states, the loops' counters, and every metric value the
+resumed run logged against the uninterrupted run's value at the same step. Callbacks under test (for example a
+module's own checkpointed callback) go in ``config["trainer"]["callbacks"]`` and are kept in all three runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+
+class SlowSteps(L.Callback):
+    """Sleep ``seconds`` at the start of every training step, after writing the step number to ``heartbeat``.
+
+    The sleep makes an external kill land mid-run rather than after the end; the heartbeat tells the killer
+    that the previous step's checkpoint is complete and that the process is sleeping, not writing a file.
+    """
+
+    def __init__(self, heartbeat: str, seconds: float = 0.1) -> None:
+        self.heartbeat, self.seconds = Path(heartbeat), seconds
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        tmp = self.heartbeat.with_suffix(".tmp")
+        tmp.write_text(str(trainer.global_step))
+        os.replace(tmp, self.heartbeat)
+        time.sleep(self.seconds)
+
+
+@dataclass
+class RunResult:
+    checkpoint: dict[str, Any]  # the final ``last.ckpt``
+    metrics: dict[tuple[int, str], str]  # (step, name) -> the CSV's text of the value
+    killed_at: int | None = None  # the step of the last checkpoint before the kill (resumed runs)
+
+
+def _with_checkpoints(config: dict[str, Any], ckpt_dir: Path, log_dir: Path, every: int,
+                      slow: float) -> dict[str, Any]:
+    config = copy.deepcopy(config)
+    trainer = config.setdefault("trainer", {})
+    callbacks = list(trainer.get("callbacks") or [])
+    callbacks.append({"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                      "init_args": {"dirpath": str(ckpt_dir), "filename": "{step}", "every_n_train_steps": every,
+                                    "save_top_k": -1, "save_last": True}})
+    if slow:
+        callbacks.append({"class_path": "resume_helpers.SlowSteps",
+                          "init_args": {"heartbeat": str(log_dir.parent / "heartbeat"), "seconds": slow}})
+    trainer.update(callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False,
+                   logger={"class_path": "lightning.pytorch.loggers.CSVLogger",
+                           "init_args": {"save_dir": str(log_dir), "name": "", "version": ""}})
+    return config
+
+
+def _cli(config_path: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, str(REPO / "cli.py"), "fit", "--config", str(config_path), *extra],
+                            cwd=config_path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 240) -> None:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"cli.py fit failed ({process.returncode}):\n{err[-3000:]}"
+
+
+def _metrics(log_dir: Path) -> dict[tuple[int, str], str]:
+    path = log_dir / "metrics.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {(int(row["step"]), key): value for row in rows for key, value in row.items()
+            if key not in ("step", "epoch") and value != ""}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def run_uninterrupted(config: dict[str, Any], root: Path, every: int = 1) -> RunResult:
+    """One ``fit`` from start to end, checkpointing like the interrupted run, through the same CLI class as
+    ``cli.py`` but in this process (it saves a process start; the killed run is the one that needs a process)."""
+    from lightning_modules.cli import build_cli
+
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "logs", every, slow=0)))
+    threads = torch.get_num_threads()
+    try:
+        build_cli(["fit", "--config", str(path)])
+    finally:
+        torch.set_num_threads(threads)
+    return RunResult(_load(root / "ckpt" / "last.ckpt"), _metrics(root / "logs"))
+
+
+def run_killed_and_resumed(config: dict[str, Any], root: Path, kill_after_step: int, every: int = 1,
+                           slow: float = 0.1, timeout: float = 240) -> RunResult:
+    """``cli.py fit`` killed with SIGKILL once step ``kill_after_step``'s checkpoint is complete (the first
+    heartbeat of a later step), while it sleeps between steps; then resumed with ``--ckpt_path last``."""
+    root.mkdir(parents=True, exist_ok=True)
+    killed_config = root / "killed.yaml"
+    killed_config.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "killed_logs", every,
+                                                              slow)))
+    process = _cli(killed_config)
+    heartbeat = root / "heartbeat"
+    deadline = time.monotonic() + timeout
+    while not (heartbeat.exists() and int(heartbeat.read_text() or -1) > kill_after_step):
+        assert process.poll() is None, f"the run ended before step {kill_after_step}: {process.communicate()[1][-3000:]}"
+        assert time.monotonic() < deadline, f"no step after {kill_after_step} within {timeout} s"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    killed_at = _load(root / "ckpt" / "last.ckpt")["global_step"]
+
+    resumed_config = root / "resumed.yaml"
+    resumed_config.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "resumed_logs", every,
+                                                               slow=0)))
+    _finish(_cli(resumed_config, "--ckpt_path", "last"))
+    return RunResult(_load(root / "ckpt" / "last.ckpt"), _metrics(root / "resumed_logs"), killed_at)
+
+
+def kill_and_resume(config: dict[str, Any], tmp_path: Path, kill_after_step: int, every: int = 1,
+                    slow: float = 0.1) -> tuple[RunResult, RunResult]:
+    """(uninterrupted, killed-and-resumed) runs of ``config``; see the module docstring."""
+    return (run_uninterrupted(config, tmp_path / "uninterrupted", every),
+            run_killed_and_resumed(config, tmp_path / "interrupted", kill_after_step, every, slow))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flatten(item, f"{prefix}/{key}").items()}
+    if isinstance(value, (list, tuple)):
+        return {k: v for i, item in enumerate(value) for k, v in _flatten(item, f"{prefix}/{i}").items()}
+    return {prefix: value}
+
+
+def assert_identical(expected: RunResult, resumed: RunResult,
+                     parts: tuple[str, ...] = ("state_dict", "optimizer_states", "callbacks", "loops")) -> None:
+    """The same final checkpoint, bit for bit, and the same values for every metric the resumed run logged."""
+    assert expected.checkpoint["global_step"] == resumed.checkpoint["global_step"]
+    for part in parts:
+        a, b = _flatten(expected.checkpoint.get(part)), _flatten(resumed.checkpoint.get(part))
+        if part == "callbacks":  # the checkpoint callback records its own (different) folder
+            a, b = ({k: v for k, v in d.items() if "ModelCheckpoint" not in k} for d in (a, b))
+        assert a.keys() == b.keys(), f"{part}: keys differ: {sorted(a.keys() ^ b.keys())[:5]}"
+        for key in a:
+            x, y = a[key], b[key]
+            if isinstance(x, torch.Tensor):
+                assert isinstance(y, torch.Tensor) and x.dtype == y.dtype and torch.equal(x, y), f"{part}{key} differs"
+            else:
+                assert x == y, f"{part}{key}: {x!r} != {y!r}"
+    assert resumed.metrics, "the resumed run logged nothing"
+    for key, value in resumed.metrics.items():
+        assert expected.metrics.get(key) == value, f"metric {key}: {expected.metrics.get(key)} != {value}"
