@@ -1,4 +1,10 @@
-"""LotteryTicket under 2-process DDP on CPU (gloo): every rank ends with the same masks and weights."""
+"""LotteryTicket under 2-process DDP on CPU (gloo): every rank ends with the same masks and weights.
+
+DDP keeps the ranks' weights equal, so they would agree on the masks even without the callback's broadcasts.
+To prove the broadcasts, the test makes the ranks disagree before them: rank 1's weights are scrambled at the
+end of every round (magnitude pruning then ranks other weights there) and every rank gets its own seed (random
+masks and new initializations differ). Only rank 0's choices, broadcast, can make the ranks end equal.
+"""
 
 from __future__ import annotations
 
@@ -36,32 +42,59 @@ class Small(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=0.02)
 
 
+class Disagree(Callback):
+    """Makes the ranks' inputs to pruning differ: its own seed per rank, rank 1's weights scrambled before pruning.
+
+    It records, per rank, the weights each round's pruning scores and the seed, to show that they differed."""
+
+    def __init__(self, ticket: LotteryTicket) -> None:
+        self.ticket, self.scored = ticket, []
+
+    def setup(self, trainer, pl_module, stage):
+        self.ticket.seed = 1000 + trainer.global_rank
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if step % self.ticket.steps_per_round == 0 and step < self.ticket.total_steps:  # pruning comes next
+            if trainer.global_rank == 1:
+                generator = torch.Generator().manual_seed(step)
+                for p in pl_module.parameters():
+                    p.copy_(torch.randn(p.shape, generator=generator))
+            self.scored.append(pl_module.net[0].weight.detach().clone())
+
+
 class SaveRankState(Callback):
-    def __init__(self, directory) -> None:
-        self.directory = directory
+    def __init__(self, directory, disagree: Disagree) -> None:
+        self.directory, self.disagree = directory, disagree
 
     def on_train_end(self, trainer, pl_module):
         state = {k: v.detach().cpu() for k, v in pl_module.state_dict().items()}
-        torch.save(state, self.directory / f"rank{trainer.global_rank}.pt")
+        torch.save({"state": state, "scored": self.disagree.scored, "seed": self.disagree.ticket.seed},
+                   self.directory / f"rank{trainer.global_rank}.pt")
 
 
-@pytest.mark.parametrize("masks, reinit", [("magnitude", False), ("random", True)])
-def test_every_rank_ends_with_the_same_masks(tmp_path, masks, reinit):
+@pytest.mark.parametrize("pruning, reinit", [("magnitude", False), ("magnitude", True), ("random", False)])
+def test_every_rank_ends_with_the_same_masks(tmp_path, pruning, reinit):
     generator = torch.Generator().manual_seed(0)
     data = TensorDataset(torch.randn(64, 6, generator=generator), torch.randint(0, 3, (64,), generator=generator))
-    ticket = LotteryTicket(steps_per_round=4, rounds=3, prune_fraction=0.5, masks=masks, reinit=reinit,
-                           prune_biases=True, output_dir=str(tmp_path / "out"))
+    ticket = LotteryTicket(steps_per_round=4, rounds=3, prune_fraction=0.5, pruning=pruning, reinit=reinit,
+                           prune_biases=True)
+    disagree = Disagree(ticket)
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", max_steps=ticket.total_steps,
-                        max_epochs=-1, callbacks=[ticket, SaveRankState(tmp_path)], logger=False,
+                        max_epochs=-1, callbacks=[disagree, ticket, SaveRankState(tmp_path, disagree)], logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, default_root_dir=tmp_path)
     trainer.fit(Small(), DataLoader(data, batch_size=8, shuffle=True), DataLoader(data, batch_size=32))
 
-    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    saved0, saved1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    # the ranks did disagree before the broadcasts: other seeds, other weights scored at each round's end
+    assert saved0["seed"] != saved1["seed"] and len(saved0["scored"]) == 2
+    assert all(not torch.equal(a, b) for a, b in zip(saved0["scored"], saved1["scored"]))
+    rank0, rank1 = saved0["state"], saved1["state"]
     mask_names = [k for k in rank0 if k.endswith("_mask")]
     assert len(mask_names) == 4
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name]), name
     pruned = sum(int((rank0[n] == 0).sum()) for n in mask_names)
     assert pruned == round(0.75 * 16 * 7) + round(0.75 * 3 * 17)  # layerwise, weight and bias together
-    assert (tmp_path / "out" / "lottery.md").exists()

@@ -1,4 +1,4 @@
-"""``LotteryTicket``: iterative magnitude pruning with rewinding, as a Lightning callback for any LightningModule.
+"""``LotteryTicket``: iterative pruning with rewinding, as a Lightning callback for any LightningModule.
 
 One ``fit`` runs every round back to back: round ``r`` is global steps ``[r * S, (r + 1) * S)``. At the first
 step of a round the callback prunes to the round's sparsity, rewinds the survivors to the rewind point (or
@@ -6,15 +6,14 @@ draws a new initialization) and rebuilds the optimizers and LR schedulers from `
 each round is a fresh run from the rewind point. Pruning happens at the start of a round, not at the end of the
 last one, so that the validation Lightning runs after a round's last step still sees the round's network.
 
-How masks hold: the gradients of pruned weights are zeroed before every optimizer step (so Adam's moments of
-a pruned weight stay exactly zero and it receives no update, weight decay included), and the weights are
-multiplied by their masks again after every step, which keeps the invariant for any optimizer.
+The callback prunes, rewinds and keeps its state; the masks on the model and their enforcement are
+``lottery.ticket``'s, and reports are the study's (``lottery.summary`` turns the history into tables).
 """
 
 from __future__ import annotations
 
 import math
-import os
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -25,11 +24,10 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 
 from lightning_modules.lottery.masks import prune, sparsity, sparsity_schedule
-from lightning_modules.lottery.summary import write_summary
-from mnist1d_hf.atomic import write_file
+from lightning_modules.lottery.ticket import (MASK_SUFFIX, apply_masks, attach_masks, mask_gradients,
+                                              model_masks, prunable_layers)
 
-PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-MASK_SUFFIX = "_mask"
+NEVER_PRUNED = torch.iinfo(torch.int16).max  # ``pruning_round`` of a weight that survives every round
 
 
 class LotteryTicket(Callback):
@@ -50,19 +48,20 @@ class LotteryTicket(Callback):
             Conv layer.
         rewind_step: rewind the survivors to the weights after this many steps of round 0 (0: the
             initialization; k > 0: late rewinding).
-        masks: ``magnitude`` keeps the largest weights; ``random`` prunes at random to the same sparsities (the
-            control).
+        pruning: how the next round's masks are chosen: ``magnitude`` keeps the largest weights (the ticket);
+            ``random`` prunes at random to the same sparsities (the control).
+        score_at_step: score the weights this many steps into each round (1 .. ``steps_per_round``) instead
+            of its last weights; the paper scored step 1000 of its 1501-step rounds.
         reinit: keep the masks but give every round a new random initialization instead of rewinding (the
             other control).
         seed: seeds the random masks and the new initializations (round ``r`` draws from ``seed`` and ``r``).
         monitor: the validation metric whose final and best value each round records.
-        output_dir: where the summary (``lottery.json``, ``lottery.md``, ``lottery.png``) and the masks of
-            every round go; default ``<trainer.log_dir>/lottery``.
-        save_masks: write each round's masks to ``<output_dir>/masks/round_XXX.pt``.
 
-    The masks are buffers ``<param>_mask`` of the pruned modules, so they travel with the model's state dict
-    and checkpoints; the rewind point, the round and the history are the callback's checkpoint state. Masks the
-    module already carries (a ticket loaded for retraining) are kept and enforced from the first step.
+    The masks are buffers ``<param>_mask`` of the pruned modules (see ``lottery.ticket``); masks the module
+    already carries (a ticket loaded for retraining) are kept and enforced from the first step. The rewind point,
+    the round, the weights scored and the history are the callback's checkpoint state, so a run resumed from any
+    checkpoint continues exactly; the masks and random draws of a round depend only on ``seed`` and the round.
+    Per round it logs ``lottery/sparsity`` (total and per layer), ``lottery/final`` and ``lottery/best``.
     """
 
     def __init__(self, steps_per_round: int, rounds: int | None = None,
@@ -70,8 +69,8 @@ class LotteryTicket(Callback):
                  final_sparsity: float | None = None, sparsities: list[float] | None = None,
                  scope: Literal["layerwise", "global"] = "layerwise", prune_biases: bool = False,
                  layers: list[str] | None = None, rewind_step: int = 0,
-                 masks: Literal["magnitude", "random"] = "magnitude", reinit: bool = False, seed: int = 0,
-                 monitor: str = "val/acc", output_dir: str | None = None, save_masks: bool = True) -> None:
+                 pruning: Literal["magnitude", "random"] = "magnitude", score_at_step: int | None = None,
+                 reinit: bool = False, seed: int = 0, monitor: str = "val/acc") -> None:
         if steps_per_round < 1:
             raise ValueError(f"steps_per_round={steps_per_round} is invalid: allowed an integer >= 1")
         if not 0 <= rewind_step < steps_per_round:
@@ -79,84 +78,65 @@ class LotteryTicket(Callback):
                              f"({steps_per_round})")
         if scope not in ("layerwise", "global"):
             raise ValueError(f"scope={scope!r} is invalid: allowed 'layerwise' or 'global'")
-        if masks not in ("magnitude", "random"):
-            raise ValueError(f"masks={masks!r} is invalid: allowed 'magnitude' or 'random'")
+        if pruning not in ("magnitude", "random"):
+            raise ValueError(f"pruning={pruning!r} is invalid: allowed 'magnitude' or 'random'")
+        if score_at_step is not None and not 1 <= score_at_step <= steps_per_round:
+            raise ValueError(f"score_at_step={score_at_step} is invalid: allowed None or 1 <= score_at_step <= "
+                             f"steps_per_round ({steps_per_round})")
         self.sparsities = sparsity_schedule(schedule, rounds, prune_fraction, final_sparsity, sparsities)
+        if len(self.sparsities) >= NEVER_PRUNED:
+            raise ValueError(f"rounds={len(self.sparsities)} is invalid: allowed fewer than {NEVER_PRUNED}")
         self.steps_per_round = steps_per_round
         self.scope, self.prune_biases, self.layers = scope, prune_biases, layers
-        self.rewind_step, self.masks, self.reinit, self.seed = rewind_step, masks, reinit, seed
-        self.monitor, self.output_dir, self.save_masks = monitor, output_dir, save_masks
+        self.rewind_step, self.pruning, self.reinit, self.seed = rewind_step, pruning, reinit, seed
+        self.score_at_step = None if score_at_step == steps_per_round else score_at_step
+        self.monitor = monitor
 
         self.round = 0
         self.history: list[dict[str, Any]] = []
         self._val_scores: list[list[float]] = []  # [global step, value] of the current round's validations
         self._rewind_state: dict[str, torch.Tensor] | None = None
+        self._scored_weights: dict[str, torch.Tensor] | None = None  # the weights at score_at_step of this round
+        self._pruning_round: dict[str, torch.Tensor] = {}  # per weight: the first round it is pruned in
         self._layers: dict[str, list[str]] = {}  # layer name -> names of its pruned parameters
 
-    # -- the pruned parameters and their masks -----------------------------------------------------------------
+    # -- what the search found -----------------------------------------------------------------------------------
     @property
     def total_steps(self) -> int:
         return len(self.sparsities) * self.steps_per_round
 
+    @property
+    def rewind_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights every round restarts from (no mask buffers): a ticket's initialization."""
+        return self._rewind_state
+
     def parameter_names(self) -> list[str]:
         return [name for names in self._layers.values() for name in names]
 
-    def get_masks(self, pl_module: nn.Module) -> dict[str, torch.Tensor]:
-        """The mask buffer of every pruned parameter, by parameter name."""
-        return {name: pl_module.get_buffer(name + MASK_SUFFIX) for name in self.parameter_names()}
+    def masks_at_round(self, round_index: int) -> dict[str, torch.Tensor]:
+        """The masks round ``round_index`` trained with (float ones and zeros on the CPU), by parameter name."""
+        return masks_at_round(self._pruning_round, round_index, self.round)
 
+    # -- setup -------------------------------------------------------------------------------------------------
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._layers = self._find_layers(pl_module)
-        for name in self.parameter_names():
-            module_name, _, attr = name.rpartition(".")
-            module = pl_module.get_submodule(module_name)
-            param = getattr(module, attr, None)
-            if not isinstance(param, nn.Parameter):
-                raise ValueError(f"{name!r} is not a parameter (is torch.nn.utils.prune applied to it?); "
-                                 "LotteryTicket keeps its own masks")
-            mask = dict(module.named_buffers(recurse=False)).get(attr + MASK_SUFFIX)
-            if mask is None:
-                module.register_buffer(attr + MASK_SUFFIX, torch.ones_like(param.detach()))
-            elif mask.shape != param.shape:
-                raise ValueError(f"{name + MASK_SUFFIX!r} has shape {tuple(mask.shape)}, not the parameter's "
-                                 f"{tuple(param.shape)}")
+        self._layers = prunable_layers(pl_module, self.layers, self.prune_biases)
+        attach_masks(pl_module, self.parameter_names())
         if stage == "fit" and trainer.max_steps != self.total_steps:
             raise ValueError(f"trainer.max_steps={trainer.max_steps} is invalid: LotteryTicket trains "
                              f"{len(self.sparsities)} rounds of {self.steps_per_round} steps, set max_steps to "
                              f"{self.total_steps}")
 
-    def _find_layers(self, pl_module: nn.Module) -> dict[str, list[str]]:
-        modules = dict(pl_module.named_modules())
-        if self.layers is None:
-            names = [n for n, m in modules.items() if isinstance(m, PRUNABLE)]
-            if not names:
-                raise ValueError("layers=None found no Linear or Conv layer to prune: name the layers to prune")
-        else:
-            names = list(self.layers)
-            for name in names:
-                if not isinstance(getattr(modules.get(name), "weight", None), nn.Parameter):
-                    raise ValueError(f"layers contains {name!r}, which is not a submodule with a weight; "
-                                     f"allowed names: {[n for n, m in modules.items() if n and hasattr(m, 'weight')]}")
-        layers = {}
-        for name in names:
-            params = [f"{name}.weight"]
-            if self.prune_biases and isinstance(getattr(modules[name], "bias", None), nn.Parameter):
-                params.append(f"{name}.bias")
-            layers[name] = params
-        return layers
-
-    @torch.no_grad()
-    def _apply_masks(self, pl_module: nn.Module) -> None:
-        for name, mask in self.get_masks(pl_module).items():
-            pl_module.get_parameter(name).mul_(mask)
+    def _masks(self, pl_module: nn.Module) -> dict[str, torch.Tensor]:
+        return model_masks(pl_module, self.parameter_names())
 
     # -- training hooks ------------------------------------------------------------------------------------------
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._apply_masks(pl_module)
+        apply_masks(pl_module, self._masks(pl_module))
         if trainer.global_step == 0 and self.round == 0:
             if self.rewind_step == 0:
                 self._rewind_state = self._snapshot(pl_module)
-            self._save_round_masks(trainer, pl_module)
+            self._pruning_round = {name: torch.where(mask.cpu() > 0, NEVER_PRUNED, 0).to(torch.int16)
+                                   for name, mask in self._masks(pl_module).items()}
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
                              batch_idx: int) -> None:
@@ -167,16 +147,17 @@ class LotteryTicket(Callback):
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:
-        for name, mask in self.get_masks(pl_module).items():
-            grad = pl_module.get_parameter(name).grad
-            if grad is not None:
-                grad.mul_(mask)
+        mask_gradients(pl_module, self._masks(pl_module))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._apply_masks(pl_module)
-        if self.round == 0 and self.rewind_step > 0 and trainer.global_step == self.rewind_step:
+        apply_masks(pl_module, self._masks(pl_module))
+        step = trainer.global_step
+        if self.round == 0 and self.rewind_step > 0 and step == self.rewind_step:
             self._rewind_state = self._snapshot(pl_module)
+        if self.score_at_step is not None and step == self.round * self.steps_per_round + self.score_at_step:
+            self._scored_weights = {name: pl_module.get_parameter(name).detach().cpu().clone()
+                                    for name in self.parameter_names()}
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
@@ -192,15 +173,12 @@ class LotteryTicket(Callback):
             self._finish_round(trainer)
         else:
             rank_zero_warn(f"LotteryTicket: training stopped at step {trainer.global_step} of "
-                           f"{self.total_steps}; the summary holds the {len(self.history)} finished rounds")
-        if trainer.is_global_zero:
-            write_summary(self.history, self._output_dir(trainer), self.monitor)
+                           f"{self.total_steps}; the history holds the {len(self.history)} finished rounds")
 
     # -- one round to the next -----------------------------------------------------------------------------------
     def _finish_round(self, trainer: L.Trainer) -> None:
         """Record the round that just ended: its sparsity and its validation scores, final and best."""
-        pl_module = trainer.lightning_module
-        masks = self.get_masks(pl_module)
+        masks = self._masks(trainer.lightning_module)
         end = (self.round + 1) * self.steps_per_round
         scores = self._val_scores
         if not scores or scores[-1][0] != end:
@@ -227,26 +205,34 @@ class LotteryTicket(Callback):
         rank_zero_info(f"LotteryTicket round {record['round']}: sparsity {record['sparsity']:.4f}, "
                        f"final {self.monitor} {record['final']}, best {record['best']}")
 
+    def scores(self, pl_module: nn.Module, new_round: int) -> dict[str, torch.Tensor]:
+        """What ``prune`` ranks for ``new_round``: weight magnitudes (at ``score_at_step``), or seeded noise."""
+        if self.pruning == "random":
+            generator = torch.Generator().manual_seed(self._round_seed(new_round))
+            return {name: torch.rand(pl_module.get_parameter(name).shape, generator=generator)
+                    for name in self.parameter_names()}
+        if self.score_at_step is not None:
+            if self._scored_weights is None:
+                raise RuntimeError(f"LotteryTicket has no weights of step {self.score_at_step} of round "
+                                   f"{self.round} to score")
+            return {name: w.abs() for name, w in self._scored_weights.items()}
+        return {name: pl_module.get_parameter(name).detach().abs().cpu() for name in self.parameter_names()}
+
     def _start_round(self, trainer: L.Trainer, pl_module: L.LightningModule, new_round: int) -> None:
         """Prune to the new round's sparsity, restart the weights and rebuild the optimizers."""
-        masks = self.get_masks(pl_module)
-        params = {name: pl_module.get_parameter(name) for name in masks}
-        if self.masks == "magnitude":
-            scores = {name: p.detach().abs().cpu() for name, p in params.items()}
-        else:
-            generator = torch.Generator().manual_seed(self._round_seed(new_round))
-            scores = {name: torch.rand(p.shape, generator=generator) for name, p in params.items()}
+        masks = self._masks(pl_module)
         groups = list(self._layers.values()) if self.scope == "layerwise" else [self.parameter_names()]
-        new_masks = prune(scores, {n: m.cpu() for n, m in masks.items()}, groups, self.sparsities[new_round])
+        new_masks = prune(self.scores(pl_module, new_round), {n: m.cpu() for n, m in masks.items()}, groups,
+                          self.sparsities[new_round])
         new_masks = trainer.strategy.broadcast(new_masks, src=0)  # one source of truth for every rank
-        with torch.no_grad():
-            for name, mask in masks.items():
-                mask.copy_(new_masks[name])  # in place: DDP and the state dict hold these very tensors
+        attach_masks(pl_module, new_masks)
+        for name, mask in new_masks.items():
+            newly = (mask == 0) & (self._pruning_round[name] == NEVER_PRUNED)
+            self._pruning_round[name][newly] = new_round
         self._restart_weights(trainer, pl_module, new_round)
-        self._apply_masks(pl_module)
+        apply_masks(pl_module, self._masks(pl_module))
         trainer.strategy.setup_optimizers(trainer)  # fresh optimizer state and LR schedulers
-        self.round, self._val_scores = new_round, []
-        self._save_round_masks(trainer, pl_module)
+        self.round, self._val_scores, self._scored_weights = new_round, [], None
 
     @torch.no_grad()
     def _restart_weights(self, trainer: L.Trainer, pl_module: L.LightningModule, new_round: int) -> None:
@@ -270,27 +256,16 @@ class LotteryTicket(Callback):
 
     def _snapshot(self, pl_module: nn.Module) -> dict[str, torch.Tensor]:
         mask_names = {name + MASK_SUFFIX for name in self.parameter_names()}
-        return {k: v.detach().clone() for k, v in pl_module.state_dict().items() if k not in mask_names}
+        return {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items() if k not in mask_names}
 
     def _round_seed(self, round_index: int) -> int:
         return self.seed * 1_000_003 + round_index
 
-    def _output_dir(self, trainer: L.Trainer) -> str:
-        if self.output_dir is not None:
-            return self.output_dir
-        return os.path.join(trainer.log_dir or trainer.default_root_dir, "lottery")
-
-    def _save_round_masks(self, trainer: L.Trainer, pl_module: nn.Module) -> None:
-        if not (self.save_masks and trainer.is_global_zero):
-            return
-        masks = {name: mask.detach().bool().cpu() for name, mask in self.get_masks(pl_module).items()}
-        path = os.path.join(self._output_dir(trainer), "masks", f"round_{self.round:03d}.pt")
-        write_file(path, lambda tmp: torch.save(masks, tmp))
-
     # -- checkpoint state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"sparsities": self.sparsities, "steps_per_round": self.steps_per_round, "round": self.round,
-                "history": self.history, "val_scores": self._val_scores, "rewind_state": self._rewind_state}
+                "history": self.history, "val_scores": self._val_scores, "rewind_state": self._rewind_state,
+                "scored_weights": self._scored_weights, "pruning_round": self._pruning_round}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = (state_dict["sparsities"], state_dict["steps_per_round"])
@@ -300,3 +275,31 @@ class LotteryTicket(Callback):
                              f"differs from this LotteryTicket's ({self.sparsities}, {self.steps_per_round})")
         self.round, self.history = state_dict["round"], state_dict["history"]
         self._val_scores, self._rewind_state = state_dict["val_scores"], state_dict["rewind_state"]
+        self._scored_weights, self._pruning_round = state_dict["scored_weights"], state_dict["pruning_round"]
+
+
+def masks_at_round(pruning_round: dict[str, torch.Tensor], round_index: int,
+                   last_round: int | None = None) -> dict[str, torch.Tensor]:
+    """Round ``round_index``'s masks from each weight's first pruned round (kept while ``pruning_round > r``)."""
+    if round_index < 0 or (last_round is not None and round_index > last_round):
+        raise ValueError(f"round_index={round_index} is invalid: allowed 0 .. {last_round} (the rounds started)")
+    return {name: (first > round_index).float() for name, first in pruning_round.items()}
+
+
+def checkpoint_state(checkpoint: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """The ``LotteryTicket`` state saved in a Lightning checkpoint (a path or the loaded dict)."""
+    if not isinstance(checkpoint, dict):
+        checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    states = [v for k, v in checkpoint.get("callbacks", {}).items() if k.startswith("LotteryTicket")]
+    if len(states) != 1:
+        raise ValueError(f"the checkpoint holds {len(states)} LotteryTicket states; expected exactly 1")
+    return states[0]
+
+
+def checkpoint_ticket(checkpoint: str | Path | dict[str, Any],
+                      round_index: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The ticket of round ``round_index`` from a search's checkpoint: ``(masks, init_state)`` for ``load_ticket``."""
+    state = checkpoint_state(checkpoint)
+    if state["rewind_state"] is None:
+        raise ValueError("the checkpoint has no rewind point yet (saved before rewind_step)")
+    return masks_at_round(state["pruning_round"], round_index, state["round"]), state["rewind_state"]

@@ -1,16 +1,29 @@
-"""The end-of-run report of ``LotteryTicket``: the rounds as JSON, a Markdown table and an accuracy-vs-sparsity plot."""
+"""A search's rounds as data, a Markdown table and a figure, from ``LotteryTicket.history`` (nothing is written here).
+
+The history is a list of round records (``round``, ``target_sparsity``, ``sparsity``, ``layer_sparsity``,
+``final``, ``best``, ``final_step``, ``scores``), kept in the callback's state and checkpoints; a study turns it
+into its report with these functions and writes the files itself.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
-from mnist1d_hf.atomic import save_figure, write_text
+from matplotlib.figure import Figure
 
 
-def markdown_table(history: Sequence[dict[str, Any]], monitor: str) -> str:
+def summarize(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds column by column: ``round``, ``target_sparsity``, ``sparsity``, ``final``, ``best``,
+    ``final_step`` (lists, one entry per round) and ``layer_sparsity`` ({layer: list})."""
+    columns = ("round", "target_sparsity", "sparsity", "final", "best", "final_step")
+    summary: dict[str, Any] = {key: [record[key] for record in history] for key in columns}
+    layers = list(history[0]["layer_sparsity"]) if history else []
+    summary["layer_sparsity"] = {layer: [record["layer_sparsity"][layer] for record in history] for layer in layers}
+    return summary
+
+
+def markdown_table(history: Sequence[dict[str, Any]], monitor: str = "val/acc") -> str:
     """One row per round: target and measured sparsity (%), final and best ``monitor``."""
     def number(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4f}"
@@ -22,13 +35,8 @@ def markdown_table(history: Sequence[dict[str, Any]], monitor: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(history: Sequence[dict[str, Any]], directory: str, monitor: str) -> None:
-    """Write ``lottery.json``, ``lottery.md`` and ``lottery.png`` (final and best ``monitor`` vs sparsity)."""
-    write_text(os.path.join(directory, "lottery.json"), json.dumps(list(history), indent=1))
-    write_text(os.path.join(directory, "lottery.md"), markdown_table(history, monitor))
-
-    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
-
+def accuracy_figure(history: Sequence[dict[str, Any]], monitor: str = "val/acc") -> Figure:
+    """Final and best ``monitor`` against sparsity, one point per scored round (no pyplot: any backend)."""
     fig = Figure(figsize=(5, 3.5))
     ax = fig.subplots()
     scored = [r for r in history if r["final"] is not None]
@@ -39,4 +47,4 @@ def write_summary(history: Sequence[dict[str, Any]], directory: str, monitor: st
     ax.set_title("lottery ticket rounds")
     ax.legend()
     fig.tight_layout()
-    save_figure(fig, os.path.join(directory, "lottery.png"), dpi=120)
+    return fig
