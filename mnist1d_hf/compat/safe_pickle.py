@@ -19,8 +19,10 @@ import numpy as np
 
 try:  # numpy >= 2 keeps the pickling helpers in numpy._core; older pickles name numpy.core
     from numpy._core.multiarray import _reconstruct, scalar
+    from numpy._core.numeric import _frombuffer
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct, scalar
+    from numpy.core.numeric import _frombuffer
 
 
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
@@ -34,13 +36,13 @@ _NUMPY = {"_reconstruct": _reconstruct, "scalar": scalar}
 ALLOWED: dict[tuple[str, str], Any] = {
     **{(module, name): obj for module in ("numpy.core.multiarray", "numpy._core.multiarray")
        for name, obj in _NUMPY.items()},
+    **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_bytes,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
+    # protocol 2 names the builtins module "__builtin__"
+    **{(module, kind.__name__): kind for module in ("builtins", "__builtin__")
+       for kind in (set, frozenset, complex, bytearray)},
     ("collections", "OrderedDict"): collections.OrderedDict,
 }
 
