@@ -24,7 +24,8 @@ CARD_FIELDS = {  # what this package owns in the YAML; any other key already on 
     "pretty_name": "MNIST-1D",
     "license": LICENSE,
     "task_categories": ["tabular-classification"],
-    "tags": ["mnist1d", "time-series-classification", "synthetic", "1d-signals"],
+    "task_ids": ["tabular-multi-class-classification"],
+    "tags": ["mnist1d", "time-series", "1d-signal", "synthetic"],
 }
 
 
@@ -59,8 +60,20 @@ def card_data(configs: dict[str, dict[str, Any]], infos: dict[str, DatasetInfo],
     DatasetInfosDict(infos).to_dataset_card_data(data)
     for key, value in CARD_FIELDS.items():
         data[key] = value
+    _mark_one_default(data)
     data["size_categories"] = [_size_category(_largest_config(data))]
     return data
+
+
+def _mark_one_default(data: DatasetCardData) -> None:
+    """Exactly one config carries ``default: true``: the standard one if present, else the first listed."""
+    configs = data.get("configs") or []
+    names = [c["config_name"] for c in configs]
+    chosen = DEFAULT_VARIANT if DEFAULT_VARIANT in names else (names[0] if names else None)
+    for c in configs:
+        c.pop("default", None)
+        if c["config_name"] == chosen:
+            c["default"] = True
 
 
 def merge_card_data(card: DatasetCardData, into: DatasetCardData | None) -> DatasetCardData:
