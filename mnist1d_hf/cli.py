@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write variants as a folder laid out like a Hub dataset repo")
     add_hub_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="new folder to write")
+    p.add_argument("--out", type=Path, default=Path("mnist1d"),
+                   help="new folder to write (default: mnist1d, so load_dataset(\"mnist1d\", ...) reads it)")
     p.add_argument("--repo-id", default="OWNER/mnist1d", help="repo named in the card's loading example")
     p.set_defaults(run=cmd_export)
 

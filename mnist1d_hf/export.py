@@ -18,6 +18,7 @@ from .plot import plot_examples
 from .variants import VARIANTS
 
 PLACEHOLDER_REPO_ID = "OWNER/mnist1d"
+DEFAULT_OUT = Path("mnist1d")  # so that, in its parent folder, load_dataset("mnist1d", "shuffled") reads it
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
@@ -53,7 +54,7 @@ def write_export(configs: Mapping[str, MNIST1DConfig], folder: Path, repo_id: st
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
-def export(configs: Mapping[str, MNIST1DConfig], out: Path, repo_id: str = PLACEHOLDER_REPO_ID,
+def export(configs: Mapping[str, MNIST1DConfig], out: Path = DEFAULT_OUT, repo_id: str = PLACEHOLDER_REPO_ID,
            cache_dir: str | None = None) -> Path:
     """Write the export to the new folder ``out``, atomically (built in a temporary sibling, then renamed)."""
     write_folder(out, lambda tmp: write_export(configs, tmp, repo_id, cache_dir))
