@@ -10,6 +10,7 @@ import importlib
 
 STUDIES = {
     "table1": "experiments.table1:Table1",
+    "per_class": "experiments.per_class:PerClass",
 }
 
 

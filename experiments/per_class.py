@@ -1,0 +1,271 @@
+"""Per-class test errors of the Table 1 classifiers next to the human expert's (paper Fig. 8, appendix B).
+
+Each run trains one Table 1 config (``configs/cnn.yaml``, ``gru.yaml``, ``mlp.yaml``) with its seed, saves the
+final checkpoint under ``experiments/results/per_class/checkpoints/`` (git-ignored) and predicts the test split
+from that file through ``Classifier.predict_step`` (the data module's predict loader), so the stored per-class
+errors and confusion matrix are exactly what ``python cli.py predict --ckpt_path`` gives for that checkpoint.
+
+    python -m experiments run per_class              # cnn, gru, mlp x seeds 0 1 2
+    python -m experiments run per_class --quick      # 200 steps, seed 0
+    python -m experiments.per_class path/to/last.ckpt [--config configs/cnn.yaml]   # any checkpoint's table
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mnist1d_hf.atomic import save_figure
+
+from .runner import Claim, Results, Study, fmt, mean_std
+from .runs import ROOT, Run, fit_run, load_config, override
+from .table1 import TARGETS
+
+MODELS = ("cnn", "gru", "mlp")
+CLASSES = tuple(range(10))
+# Paper appendix B: a human expert on 400 unique test rows, 95.8% accuracy; per-class error (%).
+HUMAN_ERROR = {0: 5.4, 1: 3.6, 2: 11.9, 3: 0.0, 4: 5.3, 5: 0.0, 6: 0.0, 7: 10.9, 8: 0.0, 9: 7.4}
+HUMAN_ACCURACY = 95.8
+PAPER_CNN_ACCURACY = 94
+QUICK = {"trainer.max_steps": 200, "trainer.val_check_interval": 100}
+TASK = "experiments.per_class:train_and_predict"
+CHECKPOINTS = "experiments/results/per_class/checkpoints"
+OUTLIER_FACTOR = 2.0  # "evenly spread": no class outside 2, 4, 7 errs more than this times the overall error rate
+
+
+def per_class_errors(predicted: Sequence[int], labels: Sequence[int], num_classes: int = 10) -> dict[str, Any]:
+    """Per-class error (%), overall accuracy (%), class counts and the confusion matrix (rows: true class,
+    columns: predicted class) of predicted labels against true labels."""
+    if len(predicted) != len(labels) or not len(labels):
+        raise ValueError(f"predicted has {len(predicted)} labels and labels {len(labels)}: expected the same "
+                         "non-zero number")
+    confusion = [[0] * num_classes for _ in range(num_classes)]
+    for p, y in zip(predicted, labels):
+        confusion[int(y)][int(p)] += 1
+    counts = [sum(row) for row in confusion]
+    errors = [100 * (counts[c] - confusion[c][c]) / counts[c] if counts[c] else float("nan")
+              for c in range(num_classes)]
+    correct = sum(confusion[c][c] for c in range(num_classes))
+    return {"error": errors, "accuracy": 100 * correct / len(labels), "count": counts, "confusion": confusion}
+
+
+def predict_checkpoint(config: Mapping[str, Any], checkpoint: str | Path) -> dict[str, Any]:
+    """``per_class_errors`` of a checkpoint on the test split of ``config``'s data, predicted through the
+    model's ``predict_step`` (class probabilities) as ``python cli.py predict --ckpt_path`` does."""
+    import torch
+
+    from .tasks import build
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
+    quiet = fit_run({}, config).config  # no logger, progress bar or checkpoint callback
+    cli = build(quiet)
+    probabilities = torch.cat(cli.trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=str(checkpoint)))
+    labels = cli.datamodule.split("test")[1]
+    if probabilities.shape[0] != len(labels):
+        raise ValueError(f"checkpoint {checkpoint} predicted {probabilities.shape[0]} rows for a test split of "
+                         f"{len(labels)}: the config's data is not the checkpoint's")
+    return per_class_errors(probabilities.argmax(-1).tolist(), labels.tolist(), probabilities.shape[-1])
+
+
+def train_and_predict(config: dict[str, Any]) -> dict[str, Any]:
+    """The runner's task: fit ``config["fit"]``, save its final checkpoint to ``config["checkpoint"]`` (relative
+    to the checkout), then predict the test split from that file; per-class errors and the confusion matrix."""
+    from .tasks import build
+
+    cli = build(copy.deepcopy(config["fit"]))
+    cli.trainer.fit(cli.model, cli.datamodule)
+    checkpoint = ROOT / config["checkpoint"]
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    cli.trainer.save_checkpoint(checkpoint)
+    return {**predict_checkpoint(config["fit"], checkpoint), "checkpoint": config["checkpoint"],
+            "steps": cli.trainer.global_step}
+
+
+def class_errors(results: Results, model: str) -> list[list[float]]:
+    """Per seed, the ten per-class errors (%) of ``model``."""
+    return results.values(lambda r: r["error"], model=model)
+
+
+def mean_errors(per_seed: Sequence[Sequence[float]]) -> list[float]:
+    return [statistics.fmean(seed[c] for seed in per_seed) for c in CLASSES]
+
+
+def ranked(errors: Sequence[float]) -> list[int]:
+    """Classes from the hardest (largest error) to the easiest; ties by class index."""
+    return sorted(CLASSES, key=lambda c: (-errors[c], c))
+
+
+def _classes(cs: Sequence[int]) -> str:
+    return ", ".join(str(c) for c in cs)
+
+
+def cnn_claims(per_seed: Sequence[Sequence[float]], accuracies: Sequence[float], applicable: bool) -> list[Claim]:
+    """The sentences of the paper's appendix B, checked on the CNN's per-class errors (one list per seed)."""
+    errors = mean_errors(per_seed)
+    order = ranked(errors)
+    human_order = ranked([HUMAN_ERROR[c] for c in CLASSES])
+    accuracy = mean_std(accuracies)[0]
+    centre, half = TARGETS["standard"]["cnn"]
+    claims = [Claim.check(f"the CNN reaches about 94% (Table 1 band {centre} ± {half})", f"{accuracy:.1f}%",
+                          f"{PAPER_CNN_ACCURACY}% (human {HUMAN_ACCURACY}%)", abs(accuracy - centre) <= half,
+                          applicable)]
+    top2 = set(order[:2])
+    hardest = True if top2 == {2, 7} else None if {2, 7} <= set(order[:3]) or top2 & {2, 7} else False
+    claims.append(Claim.check("both struggle primarily with 2's and 7's (the two hardest classes; partly: both in "
+                              "the CNN's three hardest, or one of its two hardest)",
+                              f"CNN hardest: {_classes(order[:3])} ({', '.join(f'{errors[c]:.1f}' for c in order[:3])}%)",
+                              f"human hardest: {_classes(human_order[:2])} (11.9, 10.9%)", hardest, applicable))
+    rank4 = order.index(4) + 1
+    claims.append(Claim.check("to a lesser degree 4's (the CNN's third hardest class; partly: fourth)",
+                              f"4 is the CNN's #{rank4} ({errors[4]:.1f}%)", "human 5.3% (#4)",
+                              True if rank4 == 3 else None if rank4 == 4 else False, applicable))
+    claims.append(Claim.check("the human had a harder time with 9's than the CNN",
+                              f"CNN 9: {errors[9]:.1f}%", f"human 9: {HUMAN_ERROR[9]}%",
+                              errors[9] < HUMAN_ERROR[9], applicable))
+    claims.append(Claim.check("the CNN had a harder time with 1's than the human",
+                              f"CNN 1: {errors[1]:.1f}%", f"human 1: {HUMAN_ERROR[1]}%",
+                              errors[1] > HUMAN_ERROR[1], applicable))
+    zero = all(seed[c] == 0 for seed in per_seed for c in (3, 6))
+    near = all(errors[c] <= 1.0 for c in (3, 6))
+    claims.append(Claim.check("both had zero errors on 3's and 6's (every CNN seed; partly: mean ≤ 1%)",
+                              f"CNN 3: {errors[3]:.1f}%, 6: {errors[6]:.1f}% (per seed: "
+                              f"{'; '.join(f'{s[3]:.1f}/{s[6]:.1f}' for s in per_seed)})",
+                              "0, 0 (human)", True if zero else None if near else False, applicable))
+    overall = 100 - accuracy
+    others = [c for c in CLASSES if c not in (2, 4, 7)]
+    worst = max(others, key=lambda c: errors[c])
+    claims.append(Claim.check(f"errors are otherwise fairly evenly spread (no class outside 2, 4, 7 above "
+                              f"{OUTLIER_FACTOR:g}x the overall error rate)",
+                              f"worst other class {worst}: {errors[worst]:.1f}% vs overall {overall:.1f}%",
+                              "human: 9 at 7.4% vs overall 4.2%", errors[worst] <= OUTLIER_FACTOR * overall,
+                              applicable))
+    return claims
+
+
+class PerClass(Study):
+    """Per-class test error (%) of the Table 1 CNN, GRU and MLP (configs/<model>.yaml: Adam lr 1e-2, batch 100,
+    the reference loop's ordered batches, 6000 steps, standard MNIST-1D with its 1000 test rows), predicted from
+    each run's saved final checkpoint through Classifier.predict_step; mean ± sample std over seeds, next to the
+    human expert of the paper's appendix B (400 test rows, one person, no spread). The confusion matrices are
+    summed over seeds."""
+
+    name = "per_class"
+    title = "Per-class errors of the CNN, GRU and MLP vs a human (paper Fig. 8, appendix B)"
+
+    def runs(self, quick: bool, seeds: Sequence[int]) -> list[Run]:
+        folder = CHECKPOINTS + ("/quick" if quick else "")
+        runs = []
+        for model in MODELS:
+            base = load_config(f"configs/{model}.yaml")
+            for seed in seeds:
+                fit = fit_run({}, override(base, seed_everything=seed, **(QUICK if quick else {}))).config
+                runs.append(Run({"model": model, "seed": seed},
+                                {"fit": fit, "checkpoint": f"{folder}/{model}-seed{seed}.ckpt"}, task=TASK))
+        return runs
+
+    def protocol(self, quick: bool) -> str:
+        text = super().protocol(quick)
+        return text + (" Quick protocol: 200 steps." if quick else "")
+
+    def table(self, results: Results, quick: bool) -> str:
+        header = "| class | human | " + " | ".join(MODELS) + " |"
+        lines = ["Test error (%) per class; models: mean ± std over seeds.", "", header,
+                 "|---|---|" + "---|" * len(MODELS)]
+        per_model = {m: class_errors(results, m) for m in MODELS}
+        for c in CLASSES:
+            cells = [fmt([seed[c] for seed in per_model[m]]) for m in MODELS]
+            lines.append(f"| {c} | {HUMAN_ERROR[c]:.1f} | " + " | ".join(cells) + " |")
+        accuracy = [fmt(results.values(lambda r: r["accuracy"], model=m)) for m in MODELS]
+        lines.append(f"| accuracy | {HUMAN_ACCURACY} | " + " | ".join(accuracy) + " |")
+        hardest = [_classes(ranked(mean_errors(per_model[m]))[:3]) if per_model[m] else "—" for m in MODELS]
+        lines.append(f"| hardest three | {_classes(ranked([HUMAN_ERROR[c] for c in CLASSES])[:3])} | "
+                     + " | ".join(hardest) + " |")
+        for model in MODELS:
+            matrices = results.values(lambda r: r["confusion"], model=model)
+            if not matrices:
+                continue
+            total = [[sum(m[i][j] for m in matrices) for j in CLASSES] for i in CLASSES]
+            lines += ["", f"Confusion matrix of the {model}, summed over {len(matrices)} seed(s) "
+                      "(rows: true class, columns: predicted class):", "",
+                      "| true \\ pred | " + " | ".join(str(c) for c in CLASSES) + " |",
+                      "|---|" + "---|" * len(CLASSES)]
+            lines += [f"| {i} | " + " | ".join(str(v) for v in total[i]) + " |" for i in CLASSES]
+        return "\n".join(lines)
+
+    def claims(self, results: Results, quick: bool) -> list[Claim]:
+        per_seed = class_errors(results, "cnn")
+        if not per_seed:
+            return []
+        return cnn_claims(per_seed, results.values(lambda r: r["accuracy"], model="cnn"), not quick)
+
+    def figures(self, results: Results, out: Path) -> list[str]:
+        """Per-class error bars (human, and each model's seed mean with its std) and the CNN's confusion matrix."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(13, 4.5))
+        bars, matrix = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.8, 1]})
+        series = [("human", [HUMAN_ERROR[c] for c in CLASSES], None, "tab:gray")]
+        for model, color in zip(MODELS, ("tab:blue", "tab:green", "tab:orange")):
+            per_seed = class_errors(results, model)
+            if per_seed:
+                spread = [mean_std([s[c] for s in per_seed])[1] for c in CLASSES]
+                series.append((f"{model} (n={len(per_seed)})", mean_errors(per_seed), spread, color))
+        width = 0.8 / len(series)
+        for k, (label, values, spread, color) in enumerate(series):
+            xs = [c - 0.4 + width * (k + 0.5) for c in CLASSES]
+            bars.bar(xs, values, width, yerr=spread, label=label, color=color, capsize=2)
+        bars.set(xticks=list(CLASSES), xlabel="class", ylabel="test error (%)",
+                 title="Per-class test error: human vs models (bars: seed std)")
+        bars.legend()
+        bars.grid(axis="y", alpha=0.3)
+        matrices = results.values(lambda r: r["confusion"], model="cnn")
+        if matrices:
+            total = [[sum(m[i][j] for m in matrices) for j in CLASSES] for i in CLASSES]
+            rows = [[100 * v / max(sum(row), 1) for v in row] for row in total]
+            image = matrix.imshow(rows, cmap="Blues", vmin=0, vmax=100)
+            for i in CLASSES:
+                for j in CLASSES:
+                    if total[i][j]:
+                        matrix.text(j, i, str(total[i][j]), ha="center", va="center", fontsize=7,
+                                    color="white" if rows[i][j] > 50 else "black")
+            matrix.set(xticks=list(CLASSES), yticks=list(CLASSES), xlabel="predicted", ylabel="true",
+                       title=f"CNN confusion matrix ({len(matrices)} seed(s) summed)")
+            fig.colorbar(image, ax=matrix, label="% of the true class")
+        fig.tight_layout()
+        save_figure(fig, out / "per_class.png", dpi=120)
+        return ["per_class.png"]
+
+
+def format_table(summary: Mapping[str, Any]) -> str:
+    """One checkpoint's per-class errors next to the human's, as a markdown table."""
+    lines = ["| class | examples | error (%) | human (%) |", "|---|---|---|---|"]
+    lines += [f"| {c} | {summary['count'][c]} | {summary['error'][c]:.1f} | {HUMAN_ERROR[c]:.1f} |"
+              for c in range(len(summary["error"]))]
+    lines.append(f"| all | {sum(summary['count'])} | {100 - summary['accuracy']:.1f} | {100 - HUMAN_ACCURACY:.1f} |")
+    lines += ["", "confusion matrix (rows: true, columns: predicted):"]
+    lines += [" ".join(f"{v:4d}" for v in row) for row in summary["confusion"]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.per_class",
+                                     description="Per-class test errors and the confusion matrix of a checkpoint.")
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by `cli.py fit` or a study")
+    parser.add_argument("--config", action="append", default=None,
+                        help="the LightningCLI config(s) it was trained with, merged in order "
+                             "(default: configs/cnn.yaml); the model and data must match the checkpoint")
+    args = parser.parse_args(argv)
+    paths = [Path(p).resolve() if Path(p).is_file() else p for p in args.config or ["configs/cnn.yaml"]]
+    summary = predict_checkpoint(load_config(*paths), args.checkpoint)
+    print(format_table(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
