@@ -118,3 +118,15 @@ def test_cli_exports_a_custom_variant(tmp_path, cache, capsys):
     assert "name it with --name" in capsys.readouterr().err
     assert main(["export", "--variants", "clean", "--name", "c", "--out", str(tmp_path / "y")]) == 2
     assert "--variants takes named variants" in capsys.readouterr().err
+
+
+def test_default_export_folder_makes_the_literal_call_work(tmp_path, cache, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--variants", "standard", "shuffled", "--cache-dir", cache]) == 0
+    assert "to mnist1d" in capsys.readouterr().out and (tmp_path / "mnist1d" / "README.md").is_file()
+    hub = load_dataset("mnist1d", "shuffled", cache_dir=str(tmp_path / "c"))   # the design's literal call
+    want = generate(VARIANTS["shuffled"])
+    np.testing.assert_array_equal(columns(hub["train"])["x"], want.x_train.astype("f4"))
+    np.testing.assert_array_equal(columns(hub["test"])["y"], want.y_test)
+    assert main(["export", "--variants", "clean", "--cache-dir", cache]) == 2   # never over an existing export
+    assert "exists and is not an empty folder" in capsys.readouterr().err
