@@ -178,12 +178,19 @@ class PopulationClassifier(L.LightningModule):
         """(K, N, classes) logits: every member on the same (N, L) inputs."""
         params = dict(self.stacked.named_parameters())
         buffers = dict(self.stacked.named_buffers())
+        if self.population == 1:  # one member needs no vmap, whose per-call cost a single run would not pay
+            one = lambda tensors: {name: value[0] for name, value in tensors.items()}  # noqa: E731
+            return functional_call(self.stacked, (one(params), one(buffers)), (x,)).unsqueeze(0)
         run = lambda p, b, inputs: functional_call(self.stacked, (p, b), (inputs,))  # noqa: E731
         return vmap(run, in_dims=(0, 0, None))(params, buffers, x)
 
+    def per_member(self, fn: Callable[[torch.Tensor], torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """``fn`` of each member's (N, classes) logits, stacked: computed as each single run computes it."""
+        return fn(logits[0]).unsqueeze(0) if self.population == 1 else vmap(fn)(logits)
+
     def member_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """(K,) batch-mean losses: each member's loss computed as its single run computes it."""
-        return vmap(lambda member_logits: classification_loss(member_logits, y, self.loss))(logits)
+        """(K,) batch-mean losses."""
+        return self.per_member(lambda member_logits: classification_loss(member_logits, y, self.loss), logits)
 
     # members out -----------------------------------------------------------------------------------------
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
@@ -243,7 +250,8 @@ class PopulationClassifier(L.LightningModule):
     def _evaluate(self, batch: Batch, split: str) -> None:
         x, y = batch
         logits = self(x)
-        losses = vmap(lambda member_logits: classification_loss(member_logits, y, self.loss, "none"))(logits)
+        losses = self.per_member(lambda member_logits: classification_loss(member_logits, y, self.loss, "none"),
+                                 logits)
         self.eval_metrics[f"{split}_loss"].update(losses)
         self.eval_metrics[f"{split}_acc"].update((logits.argmax(-1) == y).float())
         if split not in self._evaluated:
@@ -258,7 +266,8 @@ class PopulationClassifier(L.LightningModule):
     def _log_evaluated(self) -> None:
         for split in self._evaluated:
             loss, acc = (self.eval_metrics[f"{split}_{name}"] for name in ("loss", "acc"))
-            values = {"loss": loss.compute(), "acc": acc.compute()}
+            # torchmetrics returns a one-member result as a scalar: keep the member axis
+            values = {"loss": loss.compute().reshape(-1), "acc": acc.compute().reshape(-1)}
             values["error"] = 1 - values["acc"]
             for name, per_member in values.items():
                 self._log_members(f"{split}/{name}", per_member.float(), prog_bar=split == "val" and name == "acc")

@@ -1,0 +1,101 @@
+"""What populations save: K = 8 CNN seeds trained at once vs 8 sequential single runs, and K = 1 vs ``Classifier``.
+
+Every side runs the Table 1 CNN protocol exactly as the ``table1`` study does: ``configs/cnn.yaml`` (Adam lr 1e-2,
+batch 100, ordered cycling batches, loss and accuracy on the full test split and the full training set every 250
+steps) through the runner's ``fit`` task (LightningCLI in-process, no logger or checkpoints), here for
+``--steps`` steps:
+
+- ``population``: one run of ``population_config(cnn.yaml, seeds 0-7)`` (``PopulationClassifier``);
+- ``sequential``: 8 single runs of ``cnn.yaml`` with ``seed_everything: k``, one after the other;
+- ``population_k1`` vs ``classifier``: one seed either way (the cost of the vectorized path itself).
+
+The two sides of each comparison alternate over the repetitions (the machine is shared); the results file
+(``bench/results/population.json``) holds every timing, the per-repetition ratios and their medians, and each
+seed's final test accuracy on both sides (they agree: member k is the single run with seed k). Targets:
+population / sequential <= 0.35, and population_k1 / classifier about 1 (no regression).
+
+    python bench/population.py [--steps 2000] [--repeats 3] [--members 8] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from alternating import alternate, bench_parser, parse_and_configure, timed
+from experiments.runs import fit_run, load_config, override
+from experiments.tasks import fit
+from lightning_modules.population import member_metrics, population_config
+from results_file import write_results
+
+
+def cnn_config(steps: int, eval_every: int) -> dict[str, Any]:
+    config = override(load_config("configs/cnn.yaml"), **{"trainer.max_steps": steps,
+                                                           "trainer.val_check_interval": eval_every})
+    return fit_run({}, config).config
+
+
+def population_run(members: int, steps: int, eval_every: int) -> list[float]:
+    """One population of seeds 0 to ``members`` - 1; each member's final test accuracy (%)."""
+    final = fit(population_config(cnn_config(steps, eval_every), range(members)))["final"]
+    return [100 * member_metrics(final, k)["val/acc"] for k in range(members)]
+
+
+def single_runs(members: int, steps: int, eval_every: int) -> list[float]:
+    """``members`` single runs one after the other, run k with ``seed_everything: k``; final test accuracies."""
+    return [100 * fit(override(cnn_config(steps, eval_every), seed_everything=seed))["final"]["val/acc"]
+            for seed in range(members)]
+
+
+class Log:
+    """Every side's final accuracies, and the progress line of each timed side."""
+
+    def __init__(self) -> None:
+        self.accuracies: dict[str, list[list[float]]] = {}
+
+    def describe(self, name: str, seconds: float, accuracies: list[float]) -> str:
+        self.accuracies.setdefault(name, []).append(accuracies)
+        return (f"{name:13s} {seconds:7.1f} s  final test accuracy per seed "
+                f"{', '.join(f'{a:.1f}' for a in accuracies)} %")
+
+
+def summary(what: str, times: dict[str, list[float]], target: str, accuracies: dict[str, Any]) -> dict[str, Any]:
+    ratios = times["ratio"]
+    median = statistics.median(ratios)
+    print(f"{what}, median of {len(ratios)}: {median:.3f} (all: {', '.join(f'{r:.3f}' for r in ratios)}; "
+          f"target {target})", flush=True)
+    return {"what": what, "target": target, "seconds": times,
+            "median_seconds": {k: statistics.median(v) for k, v in times.items() if k != "ratio"},
+            "median_ratio": median, "final_test_accuracy_percent": accuracies}
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, repeats=3)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--members", type=int, default=8)
+    args = parse_and_configure(parser)
+    k, steps, every = args.members, args.steps, args.eval_every
+
+    timed(population_run, 2, 50, 25)  # warm-up: imports, first-call allocations, vmap's first trace
+    timed(single_runs, 1, 50, 25)
+    log = Log()
+    many = alternate(("population", population_run, (k, steps, every)),
+                     ("sequential", single_runs, (k, steps, every)), args.repeats, log.describe)
+    one = alternate(("population_k1", population_run, (1, steps, every)),
+                    ("classifier", single_runs, (1, steps, every)), args.repeats, log.describe)
+    pick = lambda *names: {name: log.accuracies[name] for name in names}  # noqa: E731
+    write_results("population", {
+        "command": f"python bench/population.py --steps {steps} --repeats {args.repeats} --members {k} "
+                   f"--threads {args.threads}",
+        "protocol": f"configs/cnn.yaml through experiments.tasks.fit, {steps} steps, evaluation every {every}",
+        "repetitions": args.repeats, "members": k, "steps": steps, "torch_threads": args.threads,
+        "population_vs_sequential": summary(f"{k} CNN seeds: population / {k} sequential single runs, time", many,
+                                            "<= 0.35", pick("population", "sequential")),
+        "k1_vs_classifier": summary("one CNN seed: PopulationClassifier(population=1) / Classifier, time", one,
+                                    "about 1 (no regression)", pick("population_k1", "classifier")),
+    })
+
+
+if __name__ == "__main__":
+    main()
