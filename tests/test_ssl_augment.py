@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from lightning_modules.ssl.augment import augment, centered_positions, circular_shift, detrend
-from lightning_modules.ssl.simclr import rank_generator
+from lightning_modules.ssl.augment import augment, centered_positions, circular_shift, detrend, view_generator
 
 
 @pytest.fixture
@@ -57,12 +56,14 @@ def test_added_slope_and_offset_are_exactly_linear_with_the_given_spread():
     assert abs(slope.mean().item()) < 0.002 and abs(offset.mean().item()) < 0.01
 
 
-def test_generators_are_reproducible_per_rank_and_differ_across_ranks(signals):
+def test_view_generators_are_reproducible_and_differ_across_seeds_ranks_epochs_and_batches(signals):
     x = signals.float()
-    draw = lambda rank: augment(x, generator=rank_generator(seed=5, rank=rank))  # noqa: E731
-    torch.testing.assert_close(draw(0), draw(0))
-    assert (draw(0) - draw(1)).abs().max() > 0.1
-    assert (augment(x, generator=rank_generator(5, 0)) - augment(x, generator=rank_generator(6, 0))).abs().max() > 0.1
+    draw = lambda *key: augment(x, generator=view_generator(*key))  # noqa: E731
+    torch.testing.assert_close(draw(5, 1, 2, 3), draw(5, 1, 2, 3), rtol=0, atol=0)
+    for other in [(6, 1, 2, 3), (5, 0, 2, 3), (5, 1, 3, 3), (5, 1, 2, 4), (5, 2, 1, 3)]:
+        assert (draw(5, 1, 2, 3) - draw(*other)).abs().max() > 0.1, other
+    with pytest.raises(ValueError, match="epoch=-1"):
+        view_generator(0, 0, -1, 0)
 
 
 @pytest.mark.parametrize("kwargs, field", [({"max_shift": 0}, "max_shift"), ({"slope_std": -1.0}, "slope_std"),

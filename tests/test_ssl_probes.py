@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lightning_modules.ssl.probes import (OnlineProbes, fit_logistic_regression, knn_accuracy,
-                                          linear_probe_accuracy, standardize)
+from lightning_modules.ssl.probes import (OnlineProbes, dead_fraction, evaluate_layers, fit_logistic_regression,
+                                          knn_accuracy, linear_probe_accuracy, standardize)
 from mnist1d_hf import generate, variant
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -68,3 +68,32 @@ def test_knn_matches_a_direct_vote():
     assert knn_accuracy(train, train_y, train, train_y, k=1, num_classes=3) == 1.0
     with pytest.raises(ValueError, match="k=61"):
         knn_accuracy(train, train_y, test, test_y, k=61)
+
+
+def test_dead_fraction_counts_units_zero_on_every_example():
+    features = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0]])
+    assert dead_fraction(features) == 0.5  # columns 0 and 2
+    assert dead_fraction(torch.relu(-torch.ones(5, 3))) == 1.0
+    with pytest.raises(ValueError, match="expected"):
+        dead_fraction(torch.zeros(4))
+
+
+def test_evaluate_layers_reports_every_layer_in_order_with_knn_on_the_last():
+    generator = torch.Generator().manual_seed(2)
+    x_train, x_test = torch.randn(120, 6, generator=generator), torch.randn(40, 6, generator=generator)
+    y_train, y_test = (x_train[:, :3].argmax(1), x_test[:, :3].argmax(1))
+
+    def feature_fn(x):
+        return {"raw": x, "half_dead": torch.relu(torch.cat([x[:, :3], -x[:, :3].abs()], dim=1))}
+
+    results = evaluate_layers(feature_fn, (x_train, y_train), (x_test, y_test), num_classes=3, knn_k=5)
+    assert list(results) == ["raw", "half_dead"]
+    assert results["raw"]["linear"] == linear_probe_accuracy(x_train, y_train, x_test, y_test, 3)
+    assert results["raw"]["dead"] == 0.0 and results["half_dead"]["dead"] == 0.5
+    assert "knn" not in results["raw"]
+    assert results["half_dead"]["knn"] == knn_accuracy(feature_fn(x_train)["half_dead"], y_train,
+                                                       feature_fn(x_test)["half_dead"], y_test, 5, 3)
+    both = evaluate_layers(feature_fn, (x_train, y_train), (x_test, y_test), 3, 5, knn_layers=["raw", "half_dead"])
+    assert both["raw"]["knn"] == knn_accuracy(x_train, y_train, x_test, y_test, 5, 3)
+    with pytest.raises(ValueError, match=r"knn_layers=\['conv9'\]"):
+        evaluate_layers(feature_fn, (x_train, y_train), (x_test, y_test), 3, 5, knn_layers=["conv9"])

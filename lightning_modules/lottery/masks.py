@@ -61,8 +61,8 @@ def prune(scores: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor],
     """New masks that prune, within each group of parameter names, the lowest-scored entries to ``sparsity``.
 
     Each group (one layer, or every prunable parameter for global pruning) ends with exactly
-    ``floor(sparsity * size + 0.5)`` zeros (the nearest count, halves up). Entries already pruned count first, whatever their score; ties break by
-    position, so every process computes the same masks.
+    ``floor(sparsity * size + 0.5)`` zeros (the nearest count, halves up). Entries already pruned count first,
+    whatever their score; ties break by position, so every process computes the same masks.
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity={sparsity} is invalid: allowed a value in [0, 1]")

@@ -2,7 +2,8 @@
 
 from lightning_modules.ssl.augment import augment
 from lightning_modules.ssl.loss import info_nce, nt_xent
-from lightning_modules.ssl.probes import OnlineProbes, knn_accuracy, linear_probe_accuracy
+from lightning_modules.ssl.probes import OnlineProbes, evaluate_layers, knn_accuracy, linear_probe_accuracy
 from lightning_modules.ssl.simclr import SimCLR
 
-__all__ = ["OnlineProbes", "SimCLR", "augment", "info_nce", "knn_accuracy", "linear_probe_accuracy", "nt_xent"]
+__all__ = ["OnlineProbes", "SimCLR", "augment", "evaluate_layers", "info_nce", "knn_accuracy", "linear_probe_accuracy",
+           "nt_xent"]

@@ -2,10 +2,13 @@
 
 Per row: remove the mean and the least-squares linear trend, roll right by a random number of points, then add a
 random slope and a random offset. One call draws all rows' randomness at once; no Python loop over rows.
+``view_generator`` gives each training batch its own stream, a function of (seed, rank, epoch, batch), so that
+the views of any step are known from the step alone: a run resumed from any checkpoint draws the same views.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -50,3 +53,13 @@ def augment(x: torch.Tensor, max_shift: int = 10, slope_std: float = 0.04, offse
     offset = torch.randn(n, 1, generator=generator, device=x.device, dtype=x.dtype) * offset_std
     t = centered_positions(length, x.device, x.dtype)
     return circular_shift(detrend(x), shifts) + slope * t + offset
+
+
+def view_generator(seed: int, rank: int = 0, epoch: int = 0, batch: int = 0,
+                   device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one batch's views: well-mixed from (seed, rank, epoch, batch), so no two streams collide."""
+    for name, value in (("seed", seed), ("rank", rank), ("epoch", epoch), ("batch", batch)):
+        if value < 0:
+            raise ValueError(f"{name}={value} is invalid: allowed an integer >= 0")
+    state = np.random.SeedSequence([seed, rank, epoch, batch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state >> 1))

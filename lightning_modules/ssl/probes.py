@@ -1,14 +1,14 @@
 """Linear read-outs of frozen features, layer by layer: how much label information each layer exposes linearly.
 
 ``OnlineProbes`` train during self-supervised training on detached features (cheap, logged every epoch, part of
-the module's state). The offline functions give the paper's numbers: multinomial logistic regression on
-standardized features fitted to convergence with full-batch LBFGS (sklearn's default objective, C = 1), and a
-cosine kNN vote.
+the module's state). The offline evaluation, ``evaluate_layers``, gives the paper's numbers: multinomial logistic
+regression on standardized features fitted to convergence with full-batch LBFGS (sklearn's default objective,
+C = 1), a cosine kNN vote, and each layer's share of dead units. ``SimCLR`` and the studies both call it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -86,3 +86,54 @@ def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     votes = torch.zeros(test_x.shape[0], num_classes, device=test_x.device)
     votes.scatter_add_(1, train_y[neighbours], torch.ones_like(neighbours, dtype=votes.dtype))
     return (votes.argmax(dim=1) == test_y).double().mean().item()
+
+
+@torch.no_grad()
+def dead_fraction(features: torch.Tensor) -> float:
+    """The share of features (columns of (N, F)) that are exactly 0 for every row: dead ReLU units on that data."""
+    if features.dim() != 2 or features.shape[0] == 0:
+        raise ValueError(f"features have shape {tuple(features.shape)}: expected (examples >= 1, features)")
+    return (features != 0).any(dim=0).logical_not().double().mean().item()
+
+
+FeatureFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
+
+
+@torch.no_grad()
+def evaluate_layers(feature_fn: FeatureFn, train: tuple[torch.Tensor, torch.Tensor],
+                    test: tuple[torch.Tensor, torch.Tensor], num_classes: int = 10, knn_k: int = 10,
+                    knn_layers: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """The offline layer-wise evaluation of a frozen network, in the order ``feature_fn`` names its layers.
+
+    ``feature_fn(x)`` maps signals (N, L) to ``{layer name: (N, features)}``; ``train`` and ``test`` are
+    (signals, labels). Per layer: ``linear``, the test accuracy of logistic regression fitted on the standardized
+    training features; ``dead``, the share of units that output 0 for every training example; and ``knn``, the
+    cosine kNN test accuracy, on ``knn_layers`` (default: the last layer only, the embedding).
+    """
+    (x_train, y_train), (x_test, y_test) = train, test
+    train_features, test_features = feature_fn(x_train), feature_fn(x_test)
+    if list(train_features) != list(test_features) or not train_features:
+        raise ValueError(f"feature_fn gave layers {list(train_features)} and {list(test_features)}: expected the "
+                         "same non-empty layers for both splits")
+    knn_layers = list(train_features)[-1:] if knn_layers is None else list(knn_layers)
+    unknown = [name for name in knn_layers if name not in train_features]
+    if unknown:
+        raise ValueError(f"knn_layers={unknown} are not layers of feature_fn: allowed {list(train_features)}")
+    results = {}
+    for name, a in train_features.items():
+        b = test_features[name]
+        results[name] = {"linear": linear_probe_accuracy(a, y_train, b, y_test, num_classes),
+                         "dead": dead_fraction(a)}
+        if name in knn_layers:
+            results[name]["knn"] = knn_accuracy(a, y_train, b, y_test, knn_k, num_classes)
+    return results
+
+
+def format_table(results: Mapping[str, Mapping[str, float]]) -> str:
+    """The layer-wise results of ``evaluate_layers`` as a small Markdown table (percent)."""
+    lines = ["| layer | linear % | kNN % | dead units % |", "|---|---|---|---|"]
+    for i, (name, r) in enumerate(results.items()):
+        knn = f"{100 * r['knn']:.1f}" if "knn" in r else ""
+        dead = f"{100 * r['dead']:.1f}" if "dead" in r else ""
+        lines.append(f"| {i} {name} | {100 * r['linear']:.1f} | {knn} | {dead} |")
+    return "\n".join(lines)
