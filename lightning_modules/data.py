@@ -19,8 +19,9 @@ import lightning as L
 import numpy as np
 import torch
 
-from mnist1d_hf import generate, variant as named_variant
+from mnist1d_hf import VARIANTS, generate, variant as named_variant
 from mnist1d_hf.config import require
+from mnist1d_hf.errors import ConfigError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 PERMUTATIONS = ("none", "shuffle", "reverse", "swap_halves")
@@ -41,7 +42,7 @@ def position_permutation(kind: str, length: int, seed: int = 0) -> np.ndarray:
         return np.arange(length)[::-1].copy()
     if kind == "swap_halves":
         return np.roll(np.arange(length), -(length // 2))
-    raise ValueError(f"permutation={kind!r} is invalid: allowed one of {list(PERMUTATIONS)}")
+    raise ConfigError(f"permutation={kind!r} is invalid: allowed one of {list(PERMUTATIONS)}")
 
 
 class _ResumableBatches:
@@ -214,8 +215,9 @@ class MNIST1DDataModule(L.LightningDataModule):
                  eval_train: bool = False, eval_batch_size: int | None = None) -> None:
         super().__init__()
         _check_arguments(locals())
-        if source is None:
-            named_variant(variant, **(overrides or {}))  # fail now on an unknown variant or knob
+        if source is None:  # fail now, before a Trainer writes anything, on a bad knob or size
+            cfg = named_variant(variant, **(overrides or {}))
+            _check_sizes(cfg.num_train, validation, holdout_size, train_subset)
         self.save_hyperparameters()
         self._splits: dict[str, Batch] = {}
 
@@ -249,9 +251,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         x_train, y_train = arrays["x_train"][:, self.permutation], arrays["y_train"]
         x_test, y_test = arrays["x_test"][:, self.permutation], arrays["y_test"]
 
+        _check_sizes(len(x_train), hp.validation, hp.holdout_size, hp.train_subset)
         if hp.validation == "holdout":
-            require(hp.holdout_size < len(x_train), "holdout_size", hp.holdout_size,
-                    f"fewer than the {len(x_train)} training examples")
             held = np.zeros(len(x_train), dtype=bool)
             held[np.random.default_rng(hp.seed).choice(len(x_train), hp.holdout_size, replace=False)] = True
             x_val, y_val = x_train[held], y_train[held]
@@ -259,8 +260,6 @@ class MNIST1DDataModule(L.LightningDataModule):
         else:
             x_val, y_val = x_test, y_test
         if hp.train_subset is not None:
-            require(hp.train_subset <= len(x_train), "train_subset", hp.train_subset,
-                    f"at most the {len(x_train)} training examples available")
             x_train, y_train = x_train[:hp.train_subset], y_train[:hp.train_subset]
 
         rank, world = self._rank_and_world()
@@ -329,10 +328,19 @@ def _read_source(source: str, config_name: str) -> dict[str, np.ndarray]:
         splits = load_dataset(source, config_name).with_format("numpy")
     except (FileNotFoundError, ConnectionError, OSError, ValueError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"source={source!r} with variant={config_name!r} is invalid: allowed a Hub dataset repo "
+        raise ConfigError(f"source={source!r} with variant={config_name!r} is invalid: allowed a Hub dataset repo "
                          f"id or a local folder laid out like one, holding that config ({reason})") from None
     columns = {split: splits[split][:] for split in ("train", "test")}  # whole split as numpy arrays
     return {f"{k}_{split}": columns[split][k] for split in ("train", "test") for k in ("x", "y")}
+
+
+def _check_sizes(num_train: int, validation: str, holdout_size: int, train_subset: int | None) -> None:
+    """The holdout and the training subset must fit in the ``num_train`` training examples."""
+    if validation == "holdout":
+        require(holdout_size < num_train, "holdout_size", holdout_size, f"fewer than the {num_train} training examples")
+        num_train -= holdout_size
+    require(train_subset is None or train_subset <= num_train, "train_subset", train_subset,
+            f"at most the {num_train} training examples available")
 
 
 def _is_int(value: Any) -> bool:
@@ -350,6 +358,8 @@ def _check_arguments(args: dict[str, Any]) -> None:
         require(_is_int(value) and value >= minimum and (maximum is None or value < maximum), name, value, allowed)
 
     require(isinstance(args["variant"], str), "variant", args["variant"], "a variant name (a string)")
+    require(args["source"] is not None or args["variant"] in VARIANTS, "variant", args["variant"],
+            f"one of {list(VARIANTS)} (or a config name of the dataset given as source)")
     overrides = args["overrides"]
     require(overrides is None or (isinstance(overrides, dict) and all(isinstance(k, str) for k in overrides)),
             "overrides", overrides, "None or a mapping of generator knob names to values")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -18,8 +19,12 @@ def write_file(path: str | Path, write: Callable[[Path], Any]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        _name_the_target(err, tmp, path)
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -48,7 +53,18 @@ def write_folder(out: str | Path, fill: Callable[[Path], Any]) -> Path:
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            _name_the_target(err, tmp, out)
         raise
     return out
+
+
+def _name_the_target(err: OSError, tmp: Path, target: Path) -> None:
+    """An error about the temporary path names the path the user asked for instead."""
+    if err.filename is None:
+        return
+    name = Path(os.fsdecode(err.filename))
+    if name == tmp or tmp in name.parents:
+        err.filename = str(target / name.relative_to(tmp)) if name != tmp else str(target)

@@ -1,4 +1,8 @@
-"""``python -m mnist1d_hf``: generate, inspect and plot any variant from the shell."""
+"""``python -m mnist1d_hf``: generate, inspect and plot any variant from the shell.
+
+A user error prints one line, ``error: ...``, and exits with the code of its kind (2 bad input, 3 I/O, 4 too
+large for memory, 5 publishing refused; see ``mnist1d_hf.errors``); nothing partial is left behind.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ import numpy as np
 
 from .atomic import write_folder
 from .config import MNIST1DConfig, field_names
-from .generate import MNIST1DData, generate
+from .errors import ConfigError, exit_code, one_line
+from .generate import MNIST1DData, check_fits_in_memory, generate
 from .variants import VARIANTS, variant
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -57,9 +62,14 @@ def save(data: MNIST1DData, folder: Path, fmt: str) -> list[Path]:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    data = generate(cfg) if cfg.mode == "reference" else generate(cfg, workers=args.workers)
-    write_folder(args.out, lambda tmp: save(data, tmp, args.format))
-    print(f"wrote {len(data.y_train)} train / {len(data.y_test)} test examples of length "
+    check_fits_in_memory(cfg)
+
+    def fill(tmp: Path) -> None:  # generated inside the new folder's build, so a bad --out fails first
+        data = generate(cfg) if cfg.mode == "reference" else generate(cfg, workers=args.workers)
+        save(data, tmp, args.format)
+
+    write_folder(args.out, fill)
+    print(f"wrote {cfg.num_train} train / {cfg.num_test} test examples of length "
           f"{cfg.final_seq_length} to {args.out}")
 
 
@@ -80,14 +90,14 @@ def selected_configs(args: argparse.Namespace) -> dict[str, MNIST1DConfig]:
     """``--variants a b`` (default: all named variants), or one config from ``--variant``/``--set``/``--name``."""
     single = args.variant is not None or args.overrides or args.name
     if single and args.variants:
-        raise ValueError("--variants takes named variants; for one custom config use --variant, --set and --name "
+        raise ConfigError("--variants takes named variants; for one custom config use --variant, --set and --name "
                          "without --variants")
     if not single:
         return {name: variant(name) for name in args.variants or VARIANTS}
     args.variant = args.variant or "standard"
     name = args.name or (None if args.overrides else args.variant)
     if name is None:
-        raise ValueError("--set makes a custom config: name it with --name (e.g. --name no_translation)")
+        raise ConfigError("--set makes a custom config: name it with --name (e.g. --name no_translation)")
     return {name: config_from_args(args)}
 
 
@@ -110,16 +120,16 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> None:
     from .export import write_export
-    from .publish import PublishError, publish, resolve_token
+    from .publish import publish, resolve_token
+
+    import datasets
 
     configs = selected_configs(args)
-    try:
-        token = resolve_token(args.token)
-        with tempfile.TemporaryDirectory(prefix="mnist1d-export-") as tmp:
-            write_export(configs, Path(tmp), repo_id=args.repo_id, cache_dir=args.cache_dir)
-            url = publish(Path(tmp), args.repo_id, token=token, private=args.private, overwrite=args.overwrite)
-    except PublishError as err:
-        raise SystemExit(f"error: {err}") from None
+    token = resolve_token(args.token)
+    datasets.disable_progress_bars()  # a failure is then the one line on stderr, not bars and a line
+    with tempfile.TemporaryDirectory(prefix="mnist1d-export-") as tmp:
+        write_export(configs, Path(tmp), repo_id=args.repo_id, cache_dir=args.cache_dir)
+        url = publish(Path(tmp), args.repo_id, token=token, private=args.private, overwrite=args.overwrite)
     print(f"published {', '.join(configs)} to {args.repo_id}: {url}")
 
 
@@ -161,11 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; a user error becomes ``error: <one line>`` on stderr and its exit code (a bug raises)."""
+    args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as err:
+        code = exit_code(err)
+        if code is None:
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return code
     return 0

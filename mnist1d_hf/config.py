@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigError
 from .templates import NUM_CLASSES
 
 MODES = ("reference", "fast")
@@ -78,7 +79,7 @@ class MNIST1DConfig:
     def from_dict(cls, d: dict[str, Any]) -> "MNIST1DConfig":
         unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise ValueError(f"unknown MNIST1DConfig field(s) {unknown}; known: {field_names()}")
+            raise ConfigError(f"unknown MNIST1DConfig field(s) {unknown}; known: {field_names()}")
         return cls(**d)
 
     def to_json(self) -> str:
@@ -92,17 +93,12 @@ class MNIST1DConfig:
         """A new, validated config with some knobs changed."""
         unknown = sorted(set(overrides) - set(field_names()))
         if unknown:
-            raise ValueError(f"unknown MNIST1DConfig field(s) {unknown}; known: {field_names()}")
+            raise ConfigError(f"unknown MNIST1DConfig field(s) {unknown}; known: {field_names()}")
         return dataclasses.replace(self, **overrides)
 
 
 def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(MNIST1DConfig)]
-
-
-def field_types() -> dict[str, str]:
-    """Field name -> annotation string, for parsing ``--set name=value`` on the command line."""
-    return {f.name: str(f.type) for f in dataclasses.fields(MNIST1DConfig)}
 
 
 # validation -------------------------------------------------------------------------------------------------
@@ -114,7 +110,7 @@ def _as_padding(value: Any) -> tuple[int, int]:
     try:
         low, high = value
     except (TypeError, ValueError):
-        raise ValueError(f"padding={value!r}: expected two integers [low, high]") from None
+        raise ConfigError(f"padding={value!r}: expected two integers [low, high]") from None
     return (_int("padding", low), _int("padding", high))
 
 
@@ -122,20 +118,20 @@ def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ValueError(f"{name}={value!r}: expected an integer")
+        raise ConfigError(f"{name}={value!r}: expected an integer")
     return value
 
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name}={value!r}: expected a finite number")
+        raise ConfigError(f"{name}={value!r}: expected a finite number")
     return float(value)
 
 
 def require(ok: bool, name: str, value: Any, allowed: str) -> None:
     """Raise the project's one error shape for a bad value: ``name=value is invalid: allowed ...``."""
     if not ok:
-        raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}")
+        raise ConfigError(f"{name}={value!r} is invalid: allowed {allowed}")
 
 
 def _validate(c: MNIST1DConfig) -> None:
@@ -144,7 +140,7 @@ def _validate(c: MNIST1DConfig) -> None:
     for name in ("scale_coeff", "corr_noise_scale", "iid_noise_scale", "shear_scale", "label_noise"):
         object.__setattr__(c, name, _number(name, getattr(c, name)))
     if not isinstance(c.shuffle_seq, bool):
-        raise ValueError(f"shuffle_seq={c.shuffle_seq!r}: expected true or false")
+        raise ConfigError(f"shuffle_seq={c.shuffle_seq!r}: expected true or false")
 
     require(c.mode in MODES, "mode", c.mode, f"one of {list(MODES)}")
     require(c.num_samples >= NUM_CLASSES, "num_samples", c.num_samples,
@@ -163,7 +159,7 @@ def _validate(c: MNIST1DConfig) -> None:
     require(0 <= c.label_noise <= 1, "label_noise", c.label_noise, "a fraction in [0, 1]")
 
     if isinstance(c.train_split, bool) or not isinstance(c.train_split, (int, float)):
-        raise ValueError(f"train_split={c.train_split!r}: expected a fraction in (0, 1) or a whole number "
+        raise ConfigError(f"train_split={c.train_split!r}: expected a fraction in (0, 1) or a whole number "
                          "of training examples")
     if _is_count(c.train_split):
         require(1 <= c.train_split < c.total, "train_split", c.train_split,

@@ -21,6 +21,7 @@ from scipy.ndimage import gaussian_filter1d
 from threadpoolctl import threadpool_limits
 
 from .config import MNIST1DConfig
+from .errors import ConfigError
 from .progress import progress_bar
 from .reference import CORR_NOISE_SIGMA, dilated_templates
 from .resample import resample_matrix
@@ -137,10 +138,10 @@ def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int 
     processes. Memory stays at the output array: the moments are summed per block.
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size!r}: expected a positive number of rows")
+        raise ConfigError(f"chunk_size={chunk_size!r}: expected a positive number of rows")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
-        raise ValueError(f"workers={workers!r}: expected a positive number of processes (or None for all)")
+        raise ConfigError(f"workers={workers!r}: expected a positive number of processes (or None for all)")
     labels, columns = row_labels_and_columns(cfg)
     n_blocks = -(-cfg.total // BLOCK)
     per_chunk = max(1, -(-chunk_size // BLOCK))
@@ -157,8 +158,8 @@ def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int 
                 bar.update(len(labels[rows]))
         else:
             x = _parallel_fill(cfg, chunks, labels, columns, shape, workers, block_sums, bar)
-    total, total_sq = block_sums.sum(0) / x.size
-    return x, labels, total, float(np.sqrt(total_sq - total**2))
+    mean, mean_sq = block_sums.sum(0) / x.size
+    return x, labels, mean, float(np.sqrt(mean_sq - mean**2))
 
 
 def _parallel_fill(cfg: MNIST1DConfig, chunks: list[range], labels: np.ndarray, columns: np.ndarray | None,

@@ -15,14 +15,12 @@ EXAMPLES_PER_CLASS = 4
 
 def plot_examples(data: MNIST1DData, out: str | Path, examples_per_class: int = EXAMPLES_PER_CLASS) -> Path:
     """Write a PNG: one column per class, the template on top and examples below, drawn as in the paper."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # a Figure without pyplot: no global backend switch, nothing to close
 
     out = Path(out)
     rows = 1 + examples_per_class
-    fig, axes = plt.subplots(rows, 10, figsize=(12, 1.4 * rows + 0.4), sharex=False)
+    fig = Figure(figsize=(12, 1.4 * rows + 0.4))
+    axes = fig.subplots(rows, 10, sharex=False, squeeze=False)
     for label in range(10):
         ax = axes[0, label]
         ax.plot(data.templates[label], template_t(), "k-", lw=2)
@@ -41,5 +39,4 @@ def plot_examples(data: MNIST1DData, out: str | Path, examples_per_class: int = 
                  f"(shuffle_seq={data.config.shuffle_seq}, seed={data.config.seed})", fontsize=11)
     fig.tight_layout()
     save_figure(fig, out, dpi=100)
-    plt.close(fig)
     return out

@@ -1,12 +1,14 @@
 """Publish an export to a Hub dataset repo in ONE commit, so a failure leaves the repo exactly as it was.
 
 Adding configs to a repo keeps the configs already there: the card's YAML is merged and the card re-rendered.
-Every failure becomes a ``PublishError`` with a one-line message, raised before anything is uploaded.
+Every failure becomes a ``PublishError`` with a one-line message, raised before anything is uploaded; a repo
+created here is deleted again when its first commit fails, so the Hub is left exactly as it was.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,11 +19,12 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, Reposit
 
 from .builder import VERSION
 from .card import config_names, merge_card_data, render_card
+from .errors import HubError
 
 Operation = CommitOperationAdd | CommitOperationDelete
 
 
-class PublishError(RuntimeError):
+class PublishError(HubError):
     """A one-line reason why nothing was published."""
 
 
@@ -46,12 +49,26 @@ def publish(export_dir: Path, repo_id: str, *, token: str | None = None, private
         remote_files = api.list_repo_files(repo_id, repo_type="dataset", revision=parent) if parent else []
         remote_card = remote_card_data(api, repo_id, parent) if "README.md" in remote_files else None
         operations = commit_operations(Path(export_dir), local, repo_id, remote_files, remote_card, overwrite)
-        if parent is None:
-            api.create_repo(repo_id, repo_type="dataset", private=private)
-        commit = api.create_commit(repo_id, operations, repo_type="dataset", parent_commit=parent,
-                                   commit_message=f"Add MNIST-1D configs {', '.join(config_names(local))} "
-                                                  f"(generator {VERSION})")
-    return commit.commit_url
+        message = f"Add MNIST-1D configs {', '.join(config_names(local))} (generator {VERSION})"
+        if parent is not None:
+            return api.create_commit(repo_id, operations, repo_type="dataset", parent_commit=parent,
+                                     commit_message=message).commit_url
+        api.create_repo(repo_id, repo_type="dataset", private=private)
+        try:
+            return api.create_commit(repo_id, operations, repo_type="dataset", parent_commit=None,
+                                     commit_message=message).commit_url
+        except BaseException:
+            _delete_created_repo(api, repo_id)
+            raise
+
+
+def _delete_created_repo(api: HfApi, repo_id: str) -> None:
+    """Remove the repo this publish created, after its commit failed; a failure here must not hide the first."""
+    try:
+        api.delete_repo(repo_id, repo_type="dataset")
+    except Exception as err:  # noqa: BLE001 - the commit's error is the one to report
+        print(f"warning: could not delete the empty repo {repo_id} created for this publish: "
+              f"{(str(err).strip().splitlines() or [type(err).__name__])[0]}", file=sys.stderr)
 
 
 def resolve_token(token: str | None) -> str:

@@ -62,6 +62,10 @@ class FakeHub:
         self._call("create_repo", repo_id=repo_id, repo_type=repo_type, private=private)
         self.files = {}
 
+    def delete_repo(self, repo_id, repo_type):
+        self._call("delete_repo", repo_id=repo_id, repo_type=repo_type)
+        self.files = None
+
     def create_commit(self, repo_id, operations, repo_type, parent_commit, commit_message):
         operations = list(operations)
         self._call("create_commit", repo_id=repo_id, operations=operations, parent_commit=parent_commit)
@@ -206,7 +210,16 @@ def test_permission_errors_are_one_line_and_upload_nothing(first_export, tmp_pat
         publish(first_export, REPO, token="hf_test", api=hub)
     assert str(err.value) == (f"the Hub refused the token for {REPO} (HTTP {status}): use a token with write access "
                               "to that namespace")
-    assert hub.files in (None, {})
+    assert hub.files is None  # no repo left behind, not even an empty one
+    assert ("delete_repo" in [call for call, _ in hub.calls]) == (failing_call == "create_commit")
+
+
+def test_a_failed_commit_to_an_existing_repo_deletes_nothing(first_export, tmp_path):
+    hub = FakeHub(files={"other/file.txt": b"theirs"}, download_dir=tmp_path,
+                  fail={"create_commit": http_error(HfHubHTTPError, 500)})
+    with pytest.raises(PublishError, match="HTTP 500"):
+        publish(first_export, REPO, token="hf_test", api=hub)
+    assert hub.files == {"other/file.txt": b"theirs"} and "delete_repo" not in [c for c, _ in hub.calls]
 
 
 def test_unreachable_hub_is_one_line(first_export, tmp_path):
@@ -222,9 +235,9 @@ def test_not_an_export_folder(tmp_path):
 
 def test_cli_without_token_exits_nonzero_with_one_line(monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    with pytest.raises(SystemExit) as exit_:
-        main(["publish", "--repo-id", REPO, "--variants", "standard"])
-    assert exit_.value.code == "error: no Hugging Face token: pass --token or set HF_TOKEN to a token with write access"
+    assert main(["publish", "--repo-id", REPO, "--variants", "standard"]) == 5
+    assert capsys.readouterr().err == (
+        "error: no Hugging Face token: pass --token or set HF_TOKEN to a token with write access\n")
 
 
 def free_port() -> int:
@@ -239,6 +252,6 @@ def test_cli_with_the_real_client_and_no_hub_listening(tmp_path, cache):
     run = subprocess.run([sys.executable, "-m", "mnist1d_hf", "publish", "--repo-id", REPO, "--variants", "standard",
                           "--token", "hf_test", "--cache-dir", cache], capture_output=True, text=True, env=env,
                          timeout=120)
-    assert run.returncode == 1
-    last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: cannot reach the Hub at http://127.0.0.1:{port}: ")
+    assert run.returncode == 5
+    (line,) = run.stderr.strip().splitlines()  # one line: no progress bars, no traceback
+    assert line.startswith(f"error: cannot reach the Hub at http://127.0.0.1:{port}: ")
