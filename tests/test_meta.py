@@ -15,7 +15,7 @@ from lightning_modules import MNIST1DDataModule
 from lightning_modules.meta import (InnerMLP, LearnedActivation, MetaActivation, MetaLearningRate,
                                     PiecewiseLinear, activation_inner_run, fit_piecewise_linear, functional_loss,
                                     learning_rate_inner_run, reference_piecewise,
-                                    rmsprop_unroll, seeded_inner_mlp, sequential_batches)
+                                    rmsprop_unroll, seeded_inner_mlp, sequential_batches, sgd_unroll)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +59,15 @@ def test_sgd_unroll_matches_a_plain_autograd_unroll_in_values_and_meta_gradient(
     torch.testing.assert_close(ours, plain, rtol=0, atol=1e-14)
     torch.testing.assert_close(grad_ours, grad_plain, rtol=1e-12, atol=1e-14)
     assert grad_ours.abs() > 1e-4
+
+
+def test_the_inner_runs_pure_forward_is_functional_call_on_the_module():
+    x, y = tiny_data(dtype=torch.float32)
+    model, theta = seeded_inner_mlp(6, 5, 3, seed=2)
+    lr = torch.tensor(0.5, requires_grad=True)
+    through_module = sgd_unroll(functional_loss(model, activation=torch.tanh), theta,
+                                sequential_batches(x, y, 5, 4), lr).losses
+    torch.testing.assert_close(learning_rate_inner_run(lr, theta, x, y, 4, 5), through_module, rtol=0, atol=0)
 
 
 def test_learning_rate_meta_gradient_matches_central_finite_differences():

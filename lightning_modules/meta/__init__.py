@@ -9,13 +9,14 @@ training step (``configs/metalearn_lr.yaml``, ``configs/metalearn_activation.yam
 from .activation import MetaActivation
 from .activations import (BASELINES, LearnedActivation, PiecewiseLinear, fit_piecewise_linear,
                           reference_piecewise)
-from .inner import InnerMLP, InnerRun, activation_inner_run, learning_rate_inner_run, seeded_inner_mlp
+from .inner import (InnerMLP, InnerRun, activation_inner_run, learning_rate_inner_run, mlp_forward,
+                    seeded_inner_mlp)
 from .learning_rate import MetaLearningRate
 from .unroll import Unrolled, functional_loss, rmsprop_unroll, sequential_batches, sgd_unroll
 
 __all__ = [
     "BASELINES", "InnerMLP", "InnerRun", "LearnedActivation", "MetaActivation", "MetaLearningRate",
     "PiecewiseLinear", "Unrolled", "activation_inner_run", "fit_piecewise_linear", "functional_loss",
-    "learning_rate_inner_run", "reference_piecewise", "rmsprop_unroll",
+    "learning_rate_inner_run", "mlp_forward", "reference_piecewise", "rmsprop_unroll",
     "seeded_inner_mlp", "sequential_batches", "sgd_unroll",
 ]

@@ -12,16 +12,31 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .activations import BASELINES, uniform_noise
-from .unroll import Params, functional_loss, rmsprop_unroll, sequential_batches, sgd_unroll
+from .unroll import Params, rmsprop_unroll, sequential_batches, sgd_unroll
 
 Activation = Callable[..., torch.Tensor]
 
 
+def mlp_forward(params: Params, x: torch.Tensor, activation: Activation = torch.tanh,
+                generator: torch.Generator | None = None, noise: float = 0.0) -> torch.Tensor:
+    """``logits = fc2(activation(fc1(x)) + u)`` on a parameter dict, ``u = noise * U(-1, 1)`` of shape
+    ``(1, hidden)``: one draw shared by the batch, redrawn every call from ``generator`` (none: no noise).
+
+    The inner loops call this pure function directly: ``torch.func.functional_call`` on ``InnerMLP`` computes the
+    same numbers but costs about 0.2 ms per call in parameter swapping, 200 to 300 times per outer step.
+    """
+    pre = F.linear(x, params["fc1.weight"], params["fc1.bias"])
+    h = activation(pre, generator) if getattr(activation, "draws_noise", False) else activation(pre)
+    if generator is not None and noise:
+        h = h + uniform_noise((1, pre.shape[1]), noise, generator, x.device)
+    return F.linear(h, params["fc2.weight"], params["fc2.bias"])
+
+
 class InnerMLP(nn.Module):
-    """``logits = fc2(activation(fc1(x)) + u)``, ``u = noise * U(-1, 1)`` of shape ``(1, hidden)``: one draw shared
-    by the batch, redrawn every forward from the generator passed in (no generator or ``noise=0``: no noise).
+    """The inner network as a module (``mlp_forward`` over its own parameters): its layers give the default init.
 
     The activation is an argument of ``forward``, not a submodule, so that its parameters stay where they are
     trained (a metalearning module) while this network runs on a parameter dict.
@@ -34,11 +49,7 @@ class InnerMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, activation: Activation = torch.tanh,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        pre = self.fc1(x)
-        h = activation(pre, generator) if getattr(activation, "draws_noise", False) else activation(pre)
-        if generator is not None and self.noise:
-            h = h + uniform_noise((1, self.hidden_size), self.noise, generator, x.device)
-        return self.fc2(h)
+        return mlp_forward(dict(self.named_parameters()), x, activation, generator, self.noise)
 
 
 def seeded_inner_mlp(input_size: int, hidden_size: int, output_size: int, seed: int, noise: float = 0.0,
@@ -72,10 +83,9 @@ def learning_rate_inner_run(lr: torch.Tensor | float, theta0: Params, x: torch.T
                             steps: int = 200, batch_size: int = 50) -> torch.Tensor:
     """The learning-rate study's inner run: tanh MLP from ``theta0``, plain SGD with rate ``lr`` on sequential
     batches from row 0; returns the ``steps`` minibatch losses, differentiable with respect to ``lr``."""
-    hidden, inputs = theta0["fc1.weight"].shape
-    with torch.random.fork_rng(devices=[]):  # the layers' own init is never used: theta0 replaces it
-        model = InnerMLP(inputs, hidden, theta0["fc2.weight"].shape[0]).to(x.device)
-    loss_fn = functional_loss(model, activation=torch.tanh)
+    def loss_fn(params: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(mlp_forward(params, xb, torch.tanh), yb)
+
     return sgd_unroll(loss_fn, theta0, sequential_batches(x, y, batch_size, steps), lr).losses
 
 
@@ -93,10 +103,12 @@ def activation_inner_run(activation: str | Activation, x_train: torch.Tensor, y_
     reference's stream; the test accuracy (first ``test_rows`` test rows) is taken once, after the last step.
     """
     activation = resolve_activation(activation)
-    model, theta0 = seeded_inner_mlp(x_train.shape[1], hidden_size, int(y_train.max()) + 1, seed, noise,
-                                     x_train.device)
+    _, theta0 = seeded_inner_mlp(x_train.shape[1], hidden_size, int(y_train.max()) + 1, seed, noise,
+                                 x_train.device)
     generator = torch.Generator(device=x_train.device).manual_seed(seed)
-    loss_fn = functional_loss(model, activation=activation, generator=generator)
+
+    def loss_fn(params: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(mlp_forward(params, xb, activation, generator, noise), yb)
 
     def draw_evaluation_noise(step: int, params: Params) -> None:
         if reference_eval_draws and 1 <= step < steps - 1:
@@ -108,7 +120,6 @@ def activation_inner_run(activation: str | Activation, x_train: torch.Tensor, y_
                          after_step=draw_evaluation_noise)
     with torch.no_grad():
         params = {name: p.detach() for name, p in run.params.items()}
-        logits = torch.func.functional_call(model, params, (x_test[:test_rows],),
-                                            {"activation": activation, "generator": generator})
+        logits = mlp_forward(params, x_test[:test_rows], activation, generator, noise)
         test_acc = 100.0 * (logits.argmax(-1) == y_test[:test_rows]).float().mean().item()
     return InnerRun(run.losses, test_acc)

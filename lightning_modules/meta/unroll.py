@@ -1,8 +1,9 @@
 """Differentiable inner training loops: plain SGD and a hand-written RMSprop, unrolled so that the losses they
 return keep their graph back to anything the inner loss depends on (a learning rate, an activation's weights).
 
-Parameters are a dict of tensors, the loss a pure function ``loss_fn(params, x, y)`` (e.g. ``functional_loss``
-over an ``nn.Module`` through ``torch.func.functional_call``), and every inner gradient is taken with
+Parameters are a dict of tensors, the loss a pure function ``loss_fn(params, x, y)`` (``functional_loss`` makes
+one from any ``nn.Module`` through ``torch.func.functional_call``; the studies' inner runs use a hand-written
+functional forward, which is cheaper per call), and every inner gradient is taken with
 ``create_graph=True``, so a meta-gradient is one ``backward`` of a function of the returned losses. Nothing here
 knows about Lightning.
 """
