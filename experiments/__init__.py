@@ -11,6 +11,7 @@ import importlib
 STUDIES = {
     "table1": "experiments.table1:Table1",
     "per_class": "experiments.per_class:PerClass",
+    "pooling": "experiments.pooling:Pooling",
 }
 
 
