@@ -155,7 +155,9 @@ class PopulationClassifier(L.LightningModule):
             raise ValueError(f"seeds={seeds} has {len(seeds)} entries: expected population={population}")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
-        self.save_hyperparameters(ignore=["net"])
+        # the builders are code, not data: a checkpoint keeps plain values (loadable with weights_only) and
+        # load_from_checkpoint takes net= (and optimizer= to train on)
+        self.save_hyperparameters(ignore=["net", "optimizer"])
         self.hparams["seeds"] = seeds
         self.make_net, self.seeds, self.optimizer, self.loss = net, seeds, optimizer, check_loss(loss)
 
@@ -210,9 +212,10 @@ class PopulationClassifier(L.LightningModule):
     # training and evaluation -----------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         trainer = self.trainer
-        if stage == "fit" and trainer.gradient_clip_val and trainer.gradient_clip_algorithm != "value":
+        algorithm = getattr(trainer.gradient_clip_algorithm, "value", trainer.gradient_clip_algorithm) or "norm"
+        if stage == "fit" and trainer.gradient_clip_val and algorithm != "value":
             raise ValueError(f"gradient_clip_val={trainer.gradient_clip_val} with gradient_clip_algorithm="
-                             f"{trainer.gradient_clip_algorithm!r} clips one norm over all members, coupling them; "
+                             f"{algorithm!r} clips one norm over all members, coupling them; "
                              "allowed: gradient_clip_algorithm='value' (elementwise) or no clipping")
         if "16-mixed" in str(trainer.precision):
             raise ValueError(f"precision={trainer.precision!r}: the gradient scaler skips a step for every member "
