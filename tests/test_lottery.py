@@ -319,6 +319,23 @@ def test_a_run_resumed_mid_round_ends_where_an_uninterrupted_one_does(tmp_path, 
     assert resumed_ticket.history == full_ticket.history
 
 
+@pytest.mark.xfail(strict=True, reason="Lightning skips the validation due at the step a resumed checkpoint was "
+                   "taken at (before that validation ran), so that score is missing from the round's record")
+def test_a_run_resumed_from_a_checkpoint_taken_before_its_steps_validation_records_every_score(tmp_path):
+    def run(ckpt_path=None):
+        module, ticket = Tiny(optimizer=torch.optim.Adam, lr=0.05), LotteryTicket(steps_per_round=4, rounds=2)
+        every_step = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=1, save_top_k=-1,
+                                     filename="{step}")  # saved at the batch's end, before its validation
+        fit(module, ticket, tmp_path, every_step, ckpt_path=ckpt_path)
+        return module, ticket
+
+    full, full_ticket = run()
+    resumed, resumed_ticket = run(tmp_path / "ckpt" / "step=3.ckpt")
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name  # the weights and masks do match
+    assert resumed_ticket.history == full_ticket.history  # the step-3 score is missing
+
+
 def test_masks_the_module_already_carries_are_kept_and_enforced(tmp_path):
     module, probe = Tiny(optimizer=torch.optim.Adam, lr=0.05), Probe()
     mask = (torch.arange(12).view(3, 4) % 3 == 0).float()

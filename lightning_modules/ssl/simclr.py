@@ -162,8 +162,9 @@ class SimCLR(L.LightningModule):
         with torch.no_grad():
             features = self.layer_features(x)
         probe_loss = self.probes.loss(features, y)
-        self.log("train/ssl_loss", ssl_loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
-        self.log("train/probe_loss", probe_loss, on_step=False, on_epoch=True, sync_dist=True)
+        # per step (every log_every_n_steps), not epoch means: an epoch mean is not exact across a mid-epoch resume
+        self.log("train/ssl_loss", ssl_loss, on_step=True, on_epoch=False, prog_bar=True, sync_dist=True)
+        self.log("train/probe_loss", probe_loss, on_step=True, on_epoch=False, sync_dist=True)
         return ssl_loss + probe_loss
 
     def _probe_accuracy(self, batch: tuple[torch.Tensor, torch.Tensor], metrics: nn.ModuleList, stage: str) -> None:
