@@ -10,6 +10,7 @@ memory) prints one line, ``error: ...``, and exits with the codes of ``mnist1d_h
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ USER_ERRORS = (ArgumentError, ConfigError, TooLargeError, OSError)
 
 def main(args: list[str] | None = None) -> int:
     """``cli.py``: run the command line; a user error becomes one line on stderr and its exit code."""
+    # "Seed set to 0" on stderr would precede an error line; the seed is in the saved config anyway
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     try:
         build_cli(args, exit_on_error=False)
     except USER_ERRORS as err:

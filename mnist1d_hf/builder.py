@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow
 
 from .config import MNIST1DConfig, field_names
-from .generate import MNIST1DData, generate
+from .generate import MNIST1DData, check_fits_in_memory, generate
 from .templates import NUM_CLASSES
 from .variants import DESCRIPTIONS, VARIANTS
 from .variants import variant as variant_config
@@ -135,7 +137,40 @@ def load(variant: str = DEFAULT_VARIANT, cache_dir: str | None = None, **overrid
 
 
 def load_config(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
-    """``load`` for a complete generator config (what ``export`` and ``publish`` receive)."""
+    """``load`` for a complete generator config (what ``export`` and ``publish`` receive).
+
+    A cached entry that cannot be read back whole (a truncated Arrow file: killed mid-write, full disk) is
+    rebuilt with a warning naming its folder; if the rebuilt entry is still unreadable, ``CorruptCacheError``
+    names the folder to delete. Concurrent builds of one config are serialized by ``datasets``' file lock.
+    """
+    check_fits_in_memory(cfg)
     builder = MNIST1D(generator=cfg, cache_dir=cache_dir)
     builder.download_and_prepare()  # a no-op when the cache already holds this config id and version
-    return builder.as_dataset()
+    try:
+        return read_complete(builder)
+    except CorruptCacheError as err:
+        warnings.warn(f"{err}; rebuilding it", stacklevel=2)
+    builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
+    return read_complete(builder)
+
+
+class CorruptCacheError(OSError):
+    """A cached dataset that cannot be read back whole; the message names its folder."""
+
+
+def read_complete(builder: MNIST1D) -> datasets.DatasetDict:
+    """The builder's cached splits, checked to hold every row its ``dataset_info.json`` promises."""
+    folder = builder.cache_dir
+    try:
+        dd = builder.as_dataset()
+        expected = {name: split.num_examples for name, split in (builder.info.splits or {}).items()}
+        found = {name: len(dd[name]) for name in dd}
+        if not expected or found != expected:
+            raise ValueError(f"rows {found}, expected {expected}")
+        for split in dd.values():  # touch the last row: a short final record batch fails here
+            split[len(split) - 1]
+    except (OSError, ValueError, KeyError, pyarrow.ArrowException) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CorruptCacheError(f"the cached MNIST-1D data in {folder} is incomplete or corrupt ({reason}); "
+                                "delete that folder to rebuild it") from None
+    return dd

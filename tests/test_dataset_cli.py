@@ -34,14 +34,29 @@ def test_legacy_pickle_matches_the_reference_layout(tmp_path):
         np.testing.assert_array_equal(ours[name], ref[name])
 
 
-def test_generate_refuses_to_overwrite_and_leaves_nothing_behind(tmp_path, capsys):
+def test_generate_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "data"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     assert main(["generate", "--out", str(out)]) == 2
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temporary folder left
+
+
+def test_generate_failing_half_way_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    """The write fails after config.json is in the temporary folder: neither it nor ``--out`` may remain."""
+    written = []
+
+    def savez_fails(path, **arrays):
+        written.extend(p.name for p in path.parent.iterdir())  # the temporary folder exists and is half full
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("mnist1d_hf.cli.np.savez", savez_fails)
+    out = tmp_path / "data"
+    assert main(["generate", "--out", str(out)]) == 3
+    assert written == ["config.json"]
+    assert capsys.readouterr().err == f"error: {out / 'mnist1d.npz'}: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary folder left
 
 
 def test_bad_values_exit_nonzero_with_the_field_named(tmp_path, capsys):
