@@ -12,6 +12,7 @@ STUDIES = {
     "table1": "experiments.table1:Table1",
     "per_class": "experiments.per_class:PerClass",
     "pooling": "experiments.pooling:Pooling",
+    "double_descent": "experiments.double_descent:DoubleDescent",
 }
 
 
