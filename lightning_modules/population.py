@@ -323,12 +323,25 @@ def member_metrics(row: Mapping[str, Any], k: int) -> dict[str, Any]:
     return out
 
 
+def member_results(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Split a population run's ``{"history": [rows], "final": row}`` into one such result per seed.
+
+    Each seed's result holds the single run's metric names (``member_metrics``), so it can be stored and read
+    exactly like the result of a separate run with that seed.
+    """
+    return {int(seed): {**{key: value for key, value in result.items() if key not in ("history", "final")},
+                        "history": [member_metrics(row, k) for row in result.get("history", [])],
+                        "final": member_metrics(result.get("final", {}), k)}
+            for k, seed in enumerate(seeds)}
+
+
 def population_config(config: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
     """A LightningCLI config dict that trains ``seeds`` of a single-run ``Classifier`` config as one population.
 
     Member k of the result is the run of ``config`` with ``seed_everything: seeds[k]`` (every other option as
-    given), so the seeds must be the only thing that differs between the runs being merged. Raises ValueError
-    when the config's network cannot be trained as a population (``population_refusal``).
+    given, including the data module's own ``seed``: all members see the same batches), so the seeds must be the
+    only thing that differs between the runs being merged. Raises ValueError when the config's network cannot
+    be trained as a population (``population_refusal``). ``member_results`` splits the run's result by seed.
     """
     model = config.get("model") or {}
     class_path = model.get("class_path", "")

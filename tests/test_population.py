@@ -16,7 +16,7 @@ import torch
 
 from lightning_modules import Classifier, MNIST1DDataModule, PopulationClassifier
 from lightning_modules.nets import CNN, GRU, MLP, Logistic
-from lightning_modules.population import member_metrics, population_config
+from lightning_modules.population import member_metrics, member_results, population_config
 
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +164,10 @@ def test_population_config_and_member_metrics_give_each_seed_under_the_single_ru
     row = {"step": 250, "val/acc": 0.5, "val/acc_std": 0.1, "val/acc/member_0": 0.4, "val/acc/member_1": 0.6,
            "val/loss/member_1": 1.5, "val/loss": 1.6, "val/loss_std": 0.1}
     assert member_metrics(row, 1) == {"step": 250, "val/acc": 0.6, "val/loss": 1.5}
+    per_seed = member_results({"history": [row], "final": row}, [4, 2])
+    assert per_seed[2] == {"history": [{"step": 250, "val/acc": 0.6, "val/loss": 1.5}],
+                           "final": {"step": 250, "val/acc": 0.6, "val/loss": 1.5}}
+    assert per_seed[4]["final"] == {"step": 250, "val/acc": 0.4}
 
 
 def test_cli_trains_a_population_from_a_table1_config(tmp_path):
