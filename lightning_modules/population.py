@@ -1,14 +1,17 @@
 """``PopulationClassifier``: K seeds of one network trained at once, with stacked parameters in one vectorized step.
 
-These networks are so small that a training step costs mostly per-step overhead, not arithmetic. Stacking the
-K members' parameters (``torch.func.stack_module_state``) and running them with ``vmap`` over
-``functional_call`` pays that overhead once for all K.
+These networks are so small that much of a training step is per-step overhead (Python, the Trainer, launching
+tiny kernels). Stacking the K members' parameters (``torch.func.stack_module_state``) and running them with
+``vmap`` over ``functional_call`` pays that overhead once for all K; the arithmetic still grows with K.
 
-Member k is exactly the single run with seed ``seeds[k]``: its network is built by calling ``net()`` right
-after ``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config
-says ``seed_everything: seeds[k]``), and the loss is the sum of the members' losses, so member k's gradient is
-its own loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
-independent run's trajectory on the same batches. What would couple members is refused:
+Member k is the single run with seed ``seeds[k]``: its network is built by calling ``net()`` right after
+``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config says
+``seed_everything: seeds[k]``), and the loss is the sum of the members' losses, so member k's gradient is its own
+loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
+independent run's trajectory on the same batches, up to floating-point rounding: linear layers give the single
+run's numbers bit for bit, but vmap batches convolutions differently, so a CNN's gradients differ in the last
+bits, and over thousands of Adam steps such differences grow into a different (equally distributed) run.
+A population of one uses no vmap and is the single run exactly. What would couple members is refused:
 
 - optimizers that are not elementwise (LBFGS's line search, Adafactor's factored moments, ...);
 - gradient clipping by norm (``gradient_clip_val`` with the default ``norm`` algorithm: one norm over all
