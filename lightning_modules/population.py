@@ -8,8 +8,8 @@ Member k is the single run with seed ``seeds[k]``: its network is built by calli
 ``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config says
 ``seed_everything: seeds[k]``), and the loss is the sum of the members' losses, so member k's gradient is its own
 loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
-independent run's trajectory on the same batches, up to floating-point rounding: linear layers give the single
-run's numbers bit for bit, but vmap batches convolutions differently, so a CNN's gradients differ in the last
+independent run's trajectory on the same batches, up to floating-point rounding: linear layers gave the single
+run's numbers bit for bit in our tests, but vmap batches convolutions differently, so a CNN's gradients differ in the last
 bits, and over thousands of Adam steps such differences grow into a different (equally distributed) run.
 A population of one uses no vmap and is the single run exactly. What would couple members is refused:
 
