@@ -6,7 +6,9 @@ no workers, no per-example Python. Two batch orders: ``ordered`` replays the ref
 otherwise every epoch draws a fresh seeded permutation. Under DDP each rank trains on a disjoint, equally sized
 shard and evaluates a disjoint part of each split; every rank applies the same column permutation. Ordered
 shards interleave the rows, so the ranks' batches at one step together are the reference loop's batch of
-``world_size * B`` rows.
+``world_size * B`` rows. Both training orders keep their position (and the shuffled order its epoch) in the
+checkpoint through Lightning's stateful-loader protocol, so a fit resumed from any checkpoint, mid-epoch
+included, sees exactly the batches of an uninterrupted one.
 """
 
 from __future__ import annotations
