@@ -10,8 +10,9 @@ warm-up and is dropped. Both sides start from the same state and must produce th
 Target: median ratio (module / plain) at most 1.0.
 
 Peak memory of one outer step of the activation module (and of the plain loop, for reference) is measured in a
-fresh subprocess each: the growth of ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the process's peak resident
-set, which counts torch's CPU allocations) across that one step, plus the process's absolute peak.
+fresh subprocess each, started before this process grows (Linux keeps ru_maxrss across fork and exec): the
+growth of ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the peak resident set, which counts torch's CPU
+allocations, unlike tracemalloc) across that one step, and the process's absolute peak.
 
     python bench/metalearning.py [--lr-repeats 5] [--activation-repeats 3] [--threads 1]
 """
@@ -211,21 +212,23 @@ def main() -> None:
     if args.probe_memory:
         probe_memory(args.probe_memory)
         return
+    # first, while this process is small: Linux carries ru_maxrss across fork and exec into the probe
+    memory = {side: memory_in_subprocess(side, args.threads) for side in ("module", "plain")}
+    print(f"activation outer step peak memory (ru_maxrss, MiB): {memory}")
     results = {"learning_rate": learning_rate_side(args.lr_repeats)}
     print(f"learning rate: module / plain per outer step, median of {args.lr_repeats}: "
           f"{results['learning_rate']['median_ratio']:.3f} ({results['learning_rate']['median_seconds']})")
     results["activation"] = activation_side(args.activation_repeats)
     print(f"activation: module / plain per outer step, median of {args.activation_repeats}: "
           f"{results['activation']['median_ratio']:.3f} ({results['activation']['median_seconds']})")
-    memory = {side: memory_in_subprocess(side, args.threads) for side in ("module", "plain")}
-    print(f"activation outer step peak memory (ru_maxrss growth, MiB): {memory}")
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None
     write_results("metalearning", {
         "what": "one outer step: module through the Trainer / the same math in a plain PyTorch loop",
         "target": "<= 1.0", "torch_threads": torch.get_num_threads(),
         "repetitions": {"learning_rate": args.lr_repeats, "activation": args.activation_repeats},
         **results, "activation_peak_memory": {
-            "method": "growth of resource.getrusage(RUSAGE_SELF).ru_maxrss across one outer step, fresh process",
+            "method": "resource.getrusage(RUSAGE_SELF).ru_maxrss before and after one outer step in a fresh "
+                      "process started while the benchmark process was small",
             **memory},
         "load_average_at_end": load})
 
