@@ -16,6 +16,7 @@ if __package__ in (None, ""):  # run as a folder: make the checkout importable
 
 from experiments import STUDIES, study  # noqa: E402
 from experiments.backends import RunFailed  # noqa: E402
+from experiments.ray_backend import RayUnavailable  # noqa: E402
 from experiments.runner import collect, report, run_study  # noqa: E402
 
 
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         except RunFailed as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        except RayUnavailable as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"ran {counts['ran']}, skipped {counts['skipped']} already stored")
     print(report(chosen, args.quick, args.seeds, args.out))
     return 0

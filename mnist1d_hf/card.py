@@ -1,9 +1,9 @@
 """The dataset card: YAML front matter that ``load_dataset`` reads (configs, dataset_info) and a body rendered
-from ``hub_card/``. The body is a function of the YAML alone, so a card merged on the Hub renders every config."""
+from ``hub_card/`` (installed as ``mnist1d_hf.hub_card``). The body is a function of the YAML alone, so a card merged on the Hub renders every config."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 from string import Template
 from typing import Any
 
@@ -16,7 +16,7 @@ from .builder import CITATION, DEFAULT_VARIANT, LICENSE, VERSION, changed_knobs
 from .config import MNIST1DConfig
 from .variants import DESCRIPTIONS, VARIANTS
 
-CARD_DIR = Path(__file__).resolve().parent.parent / "hub_card"
+CARD_PACKAGE = "mnist1d_hf.hub_card"  # the checkout's hub_card/, installed inside this package
 FIGURE = "mnist1d.png"
 METADATA_FILE = "mnist1d.json"
 SPLITS = ("train", "test")
@@ -128,8 +128,8 @@ def _size_category(n: int) -> str:
 
 
 def _read_card_file(name: str) -> str:
-    path = CARD_DIR / name
+    path = resources.files(CARD_PACKAGE) / name
     if not path.is_file():
-        raise FileNotFoundError(f"dataset card template {path} is missing; install mnist1d-hf from a source "
-                                "checkout (pip install -e .)")
+        raise FileNotFoundError(f"dataset card template {path} is missing from this install of mnist1d-hf; "
+                                "reinstall it (pip install -e .)")
     return path.read_text()

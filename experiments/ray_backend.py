@@ -1,0 +1,76 @@
+"""The ``ray`` backend: each run is a Ray task on a cluster; the driver writes the store as results come back.
+
+Tasks get one CPU each, or a fraction of a GPU when the run's trainer asks for a GPU (small networks share a
+device well). The checkout travels to the cluster as Ray's ``working_dir`` (results, logs and git history left
+out), so nodes need neither a shared file system nor a copy of the code, only the same Python packages.
+
+    python -m experiments run table1 --backend ray                      # a new Ray instance on this machine
+    python -m experiments run table1 --backend ray --address auto       # the cluster this machine belongs to
+    python -m experiments run table1 --backend ray --address HOST:6379  # a cluster's head node
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+from .backends import Outcome, RunFailed, execute
+from .runs import ROOT, Run
+
+GPU_FRACTION = float(os.environ.get("MNIST1D_RAY_GPU_FRACTION", "0.25"))
+EXCLUDES = [".git", ".venv", "experiments/results", "bench/results", "lightning_logs", "**/__pycache__",
+            "*.ckpt", "*.egg-info", ".hypothesis", ".pytest_cache"]
+# Ray's switch between loopback-only (0) and cluster addressing; read when ray is first imported
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+INSTALL_HINT = 'the ray backend needs Ray: pip install -e ".[cluster]"'
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed."""
+
+
+def resources(run: Run) -> dict[str, float]:
+    """One CPU, plus a GPU fraction when the run's trainer is set to a GPU accelerator."""
+    accelerator = str((run.config.get("trainer") or {}).get("accelerator", "cpu")).lower()
+    return {"num_cpus": 1, "num_gpus": GPU_FRACTION if accelerator in ("gpu", "cuda") else 0}
+
+
+def run(runs: Sequence[Run], address: str | None = None) -> Iterator[Outcome]:
+    """Submit every run as a task and yield each result as it arrives; a failed run raises ``RunFailed`` after
+    the others have come back, so nothing finished is lost. Without Ray, raises ``RayUnavailable`` at once."""
+    if address is None:  # a new single-machine instance: keep all of Ray's traffic on loopback
+        os.environ.setdefault(LOOPBACK_ONLY, "0")
+    try:
+        import ray
+    except ImportError as err:
+        raise RayUnavailable(INSTALL_HINT) from err
+    return _results(ray, runs, address)
+
+
+def _results(ray, runs: Sequence[Run], address: str | None) -> Iterator[Outcome]:
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, log_to_driver=False, configure_logging=False,
+                 runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES})
+    task = ray.remote(execute)
+    pending: dict = {}
+    failures: list[tuple[Run, BaseException]] = []
+    try:
+        pending.update({task.options(**resources(r)).remote(r.task, r.config): r for r in runs})
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                finished = pending.pop(ref)
+                try:
+                    result, seconds = ray.get(ref)
+                except Exception as err:  # noqa: BLE001 - reported with the run's name
+                    failures.append((finished, getattr(err, "cause", None) or err))
+                    continue
+                yield finished, result, seconds
+        if failures:
+            raise RunFailed(failures)
+    finally:
+        for ref in pending:  # interrupted: stop what is still running on the cluster
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,127 @@
+"""The ray backend against a real Ray cluster started on loopback: a quick study equals the local backend, a killed
+driver resumes with only the missing runs, and without Ray the command says how to install it. The cluster is
+stopped afterwards and no Ray process is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.ray_backend import LOOPBACK_ONLY
+from experiments.runner import run_study
+from experiments.runs import ROOT
+from experiments.table1 import Table1
+
+ray = pytest.importorskip("ray", reason='the cluster extra: pip install -e ".[cluster]"')
+TESTS = Path(__file__).resolve().parent
+# The test cluster lives on loopback only: Ray must not resolve 127.0.0.1 to the machine's network address, and
+# needs no token between processes of one machine.
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled",
+           **{LOOPBACK_ONLY: "0"})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_processes() -> list[str]:
+    listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return [p for p in listed if "raylet" in p or "gcs_server" in p]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A one-node Ray cluster with 2 CPUs on 127.0.0.1; its address."""
+    assert not ray_processes(), "a Ray cluster is already running on this machine"
+    port, temp = free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are long
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    started = subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                              "--object-store-memory=100000000", f"--temp-dir={temp}"],
+                             env=ENV, capture_output=True, text=True, timeout=180)
+    try:
+        assert started.returncode == 0, started.stderr[-2000:]
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
+        deadline = time.monotonic() + 30
+        while ray_processes() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        shutil.rmtree(temp, ignore_errors=True)
+        assert not ray_processes(), "Ray processes left running"
+
+
+def results_by_key(root: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text())["result"] for p in (root / "runs").glob("*.json")}
+
+
+def test_quick_study_on_a_ray_cluster_equals_the_local_backend(cluster, tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--backend", "ray",
+                           "--address", cluster, "--no-progress", "--out", str(tmp_path / "ray")],
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ran 8, skipped 0" in done.stdout
+    run_study(Table1(), quick=True, workers=2, out=tmp_path / "local", progress=False)
+    on_ray, local = results_by_key(tmp_path / "ray"), results_by_key(tmp_path / "local")
+    assert len(on_ray) == 8 and on_ray == local
+
+
+DRIVER = textwrap.dedent("""
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from test_runner import Tiny
+    from experiments.runner import run_study
+    counts = run_study(Tiny(), workers=1, out={out!r}, backend="ray", address={address!r}, progress=False)
+    print("ran {{ran}}, skipped {{skipped}}".format(**counts))
+""")
+
+
+def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
+    out = tmp_path / "store"
+    script = DRIVER.format(tests=str(TESTS), root=str(ROOT), out=str(out), address=cluster)
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=ENV, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
+    try:
+        deadline = time.monotonic() + 300
+        while not list((out / "runs").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    before = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
+    assert 1 <= len(before) <= 4, (tmp_path / "driver.log").read_text()[-3000:]
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"ran {4 - len(before)}, skipped {len(before)}" in done.stdout
+    after = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
+    assert len(after) == 4 and {k: after[k] for k in before} == before
+
+    from test_runner import Tiny
+    run_study(Tiny(), workers=1, out=tmp_path / "local", progress=False)
+    assert results_by_key(out) == results_by_key(tmp_path / "local")
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path):
+    hide_ray = ("import runpy, sys; sys.modules['ray'] = None; sys.argv = ['experiments', 'run', 'table1', "
+                f"'--quick', '--backend', 'ray', '--out', {str(tmp_path)!r}]; runpy.run_path({str(ROOT / 'experiments')!r}, "
+                "run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", hide_ray], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == 'error: the ray backend needs Ray: pip install -e ".[cluster]"'
+    assert not (tmp_path / "runs").exists()
