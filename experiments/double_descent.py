@@ -6,7 +6,7 @@ squared error against one-hot targets (the paper's text: that loss moves the int
 to about N*K parameters). Every point is ``configs/double_descent_{mlp,cnn}.yaml`` with one width and one seed.
 
     python -m experiments run double_descent            # the protocol (see Study's docstring), 2 seeds
-    python -m experiments run double_descent --quick    # 3 widths per curve, 1,500 steps, seed 0
+    python -m experiments run double_descent --quick    # 2-3 widths per curve, 1,000 steps, seed 0
     python -m experiments report double_descent
 """
 
@@ -98,7 +98,7 @@ PRIORITY = (("mlp_clean", 47), ("mlp_mse", 177), ("cnn_noisy", 18), ("mlp_clean"
             ("mlp_mse", 600), ("cnn_noisy", 10), ("mlp_mse", 47), ("cnn_noisy", 24), ("mlp_mse", 300),
             ("mlp_mse", 104), ("mlp_clean", 27), ("mlp_clean", 104), ("cnn_noisy", 4), ("mlp_mse", 16))
 QUICK_WIDTHS = {"mlp_noisy": (4, 16, 61), "mlp_clean": (4, 16, 61), "cnn_noisy": (4, 12), "mlp_mse": (4, 16, 61)}
-QUICK_STEPS = 1500
+QUICK_STEPS = 1000
 TASK = "experiments.double_descent:train"
 SPLITS = {"val": "val", "train_eval": "train"}  # logged name -> data split (validation is the test split)
 
@@ -183,7 +183,22 @@ def run_order(quick: bool) -> list[tuple[str, int]]:
 
 
 class DoubleDescent(Study):
-    """PROTOCOL"""
+    """Every point is ``configs/double_descent_mlp.yaml`` or ``..._cnn.yaml`` with one width and one seed S
+    (``seed_everything`` S, ``data.seed`` S; S = 0, 1): SGD lr 0.01, momentum 0.9, batch 100 reshuffled every epoch,
+    20,000 steps, on the ``double_descent`` data (4,000 training examples with 15% of the labels resampled, 12,000
+    clean test examples, seed 42); after the last step, the train error on the full noisy training set, the test
+    error and the test loss. The runs use the task ``experiments.double_descent:train``: the objects ``fit`` builds,
+    trained without the trainer's per-step hooks (tested to give ``fit``'s numbers exactly; 2-3x faster for the
+    small MLPs). The paper's grid (88 widths x 2 seeds) needs about 3.5 h on this shared 2-core machine (measured
+    20-50 s per small-MLP run, 240 s at n=600, 140-540 s per CNN run), so it was reduced to fit about 70 min, in
+    this order: the CNN to c = 4, 10, 18, 24 (its first minimum, peak and zero-train width; of 29 channel counts,
+    c = 100 not run), the clean MLP to n = 9, 27, 47, 104, 300 (of 15 printed widths; n = 9, 47, 300 are the printed
+    test losses) and the MSE MLP to n = 16, 47, 104, 177, 300, 600 (around N and N*K); the noisy cross-entropy MLP
+    keeps all 19 widths, every curve keeps 20,000 steps and 2 seeds. The main curve runs first.
+
+    Landmarks: the interpolation threshold is the first width with mean train error <= 1%; the first minimum the
+    lowest test error before it; the peak the highest test error after that minimum.
+    """
 
     name = "double_descent"
     title = "Deep double descent (paper Fig. 4): test error against parameter count"
@@ -199,3 +214,321 @@ class DoubleDescent(Study):
                 runs.append(Run({"curve": name, "width": width, "params": curve.params(width), "seed": seed},
                                 config, TASK))
         return runs
+
+    def protocol(self, quick: bool) -> str:
+        text = super().protocol(quick)
+        if quick:
+            text += (f" Quick protocol: widths {QUICK_WIDTHS}, {QUICK_STEPS} steps, seed 0: checks the pipeline, "
+                     "judges no claim.")
+        return text
+
+    def table(self, results: Results, quick: bool) -> str:
+        lines = ["## Thresholds and peaks", "",
+                 "First width with train error ≤ 1% (the interpolation threshold) and the test-error peak after the "
+                 "first minimum, in parameters and as a multiple of N = 4,000 training examples (N*K = 40,000).",
+                 "", "| curve | first minimum | peak | first zero-train width | paper |", "|---|---|---|---|---|"]
+        for curve in CURVES:
+            points = measured_points(results, curve)
+            shape = shape_of(points)
+            lines.append(f"| {curve.title} | {_where(shape.minimum)} | {_where(shape.peak)} | "
+                         f"{_where(shape.threshold)} | {PAPER_SHAPE[curve.name]} |")
+        for curve in CURVES:
+            lines += ["", f"## {curve.title}", "",
+                      "| width | params | params / N | test error % | paper | train error % | paper | test loss | paper |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            widths = sorted(set(curve.widths) | set(PAPER_TEST[curve.name]) | set(PAPER_TRAIN[curve.name]))
+            if quick:
+                widths = sorted(QUICK_WIDTHS[curve.name])
+            for width in widths:
+                tags = {"curve": curve.name, "width": width}
+                test = results.values(final_test_error, **tags)
+                train = results.values(final_train_error, **tags)
+                loss = results.values(final_test_loss, **tags)
+                lines.append(f"| {width} | {curve.params(width):,} | {curve.params(width) / N_TRAIN:.2f} | "
+                             f"{_fmt(test)} | {_paper(PAPER_TEST[curve.name].get(width))} | {_fmt(train)} | "
+                             f"{_paper(PAPER_TRAIN[curve.name].get(width), zero_from=PAPER_ZERO_TRAIN.get(curve.name), width=width)} | "
+                             f"{_fmt(loss, 2)} | {_paper(PAPER_TEST_LOSS.get(curve.name, {}).get(width), 2)} |")
+            if curve.name == "cnn_noisy":
+                (low, high), (lo_err, hi_err) = PAPER_CNN_RANGE
+                inside = [w for w in curve.widths if low <= w <= high]
+                lines.append(f"| {low}-{high} | | | {', '.join(_fmt(results.values(final_test_error, curve=curve.name, width=w)) for w in inside) or '—'} "
+                             f"| {lo_err}-{hi_err} | | | | |")
+        lines += ["", "Measured: mean ± sample std over seeds (n = seeds); — not run. Paper train error: the printed "
+                  "value, or 0 from the printed first zero-train width on."]
+        return "\n".join(lines)
+
+    def claims(self, results: Results, quick: bool) -> list[Claim]:
+        shapes = {curve.name: shape_of(measured_points(results, curve)) for curve in CURVES}
+        return check_claims(shapes, applicable=not quick)
+
+    def figures(self, results: Results, out: Path) -> list[str]:
+        """Error (test solid, train dashed) and test loss against parameters; seeds' range shaded."""
+        names = []
+        errors = (("test", final_test_error, "-"), ("train", final_train_error, "--"))
+        return [self._figure(results, out / "errors.png", errors, "error (%)", PAPER_TEST),
+                self._figure(results, out / "test_loss.png", (("test loss", final_test_loss, "-"),), "test loss",
+                             PAPER_TEST_LOSS)]
+
+    def _figure(self, results: Results, path: Path, metrics: Sequence[tuple[str, Callable[[dict], float], str]],
+                ylabel: str, paper_values: dict[str, dict[int, float]]) -> str:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(12, 8))
+        axes = fig.subplots(2, 2).ravel()
+        for ax, curve in zip(axes, CURVES):
+            for label, read, style in metrics:
+                widths = [w for w in sorted(set(curve.widths) | set(QUICK_WIDTHS[curve.name]))
+                          if results.values(read, curve=curve.name, width=w)]
+                if not widths:
+                    continue
+                values = [results.values(read, curve=curve.name, width=w) for w in widths]
+                params = [curve.params(w) for w in widths]
+                ax.plot(params, [statistics.fmean(v) for v in values], style, marker="o", ms=3, color="tab:blue"
+                        if label != "train" else "tab:orange", label=f"{label} (measured)")
+                ax.fill_between(params, [min(v) for v in values], [max(v) for v in values], alpha=0.25,
+                                color="tab:blue" if label != "train" else "tab:orange")
+            paper = paper_values.get(curve.name, {})
+            if paper:
+                ax.plot([curve.params(w) for w in paper], list(paper.values()), "x", color="black",
+                        label="paper")
+            for x, name in ((N_TRAIN, "N"), (N_TRAIN * CLASSES, "N·K")):
+                ax.axvline(x, color="gray", ls=":", lw=1)
+                ax.text(x, 1.0, f" {name}", transform=ax.get_xaxis_transform(), va="top", fontsize=8,
+                        color="gray")
+            ax.set(xscale="log", title=curve.title, xlabel="parameters", ylabel=ylabel)
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+        fig.suptitle("MNIST-1D double descent: mean over seeds, shaded: the seeds' range")
+        fig.tight_layout()
+        save_figure(fig, path, dpi=110)
+        return path.name
+
+
+# reading results ---------------------------------------------------------------------------------------------
+def final_test_error(result: dict) -> float:
+    return 100 * result["final"]["val/error"]
+
+
+def final_train_error(result: dict) -> float:
+    """Error on the full training set against its (noisy) labels, %."""
+    return 100 * result["final"]["train_eval/error"]
+
+
+def final_test_loss(result: dict) -> float:
+    return result["final"]["val/loss"]
+
+
+def _fmt(values: Sequence[float], digits: int = 1) -> str:
+    if not values:
+        return "—"
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={len(values)})"
+
+
+def _paper(value: float | None, digits: int = 1, zero_from: int | None = None, width: int = 0) -> str:
+    if value is not None:
+        return f"{value:.{digits}f}" if round(value, digits) == value else f"{value}"
+    if zero_from is not None and width >= zero_from:
+        return "0"
+    return ""
+
+
+# the shape of a curve, and the claims --------------------------------------------------------------------------
+ZERO_TRAIN = 1.0  # % train error that counts as "about 0" (interpolating the noisy training set)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One width's means over seeds (errors in %)."""
+
+    width: int
+    params: int
+    test: float
+    train: float
+    loss: float
+    symbol: str = "n"  # how the width is written: n (MLP hidden units) or c (CNN channels)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where a curve's landmarks fall: the first width that interpolates, the first test-error minimum before it,
+    and the test-error peak after that minimum (None when the curve has no such point)."""
+
+    points: tuple[Point, ...]
+    threshold: Point | None
+    minimum: Point | None
+    peak: Point | None
+    loss_peak: Point | None
+
+    def index(self, point: Point) -> int:
+        return self.points.index(point)
+
+
+def measured_points(results: Results, curve: Curve) -> list[Point]:
+    """The curve's widths that have runs, with the means over their seeds."""
+    points = []
+    for width in sorted(curve.widths + QUICK_WIDTHS[curve.name]):
+        tags = {"curve": curve.name, "width": width}
+        test = results.values(final_test_error, **tags)
+        if test and not any(p.width == width for p in points):
+            points.append(Point(width, curve.params(width), statistics.fmean(test),
+                                statistics.fmean(results.values(final_train_error, **tags)),
+                                statistics.fmean(results.values(final_test_loss, **tags)),
+                                "n" if curve.width_option == "hidden_size" else "c"))
+    return points
+
+
+def shape_of(points: Sequence[Point]) -> Shape:
+    """The landmarks of a curve given as points in increasing width.
+
+    threshold: the first point with train error ≤ ``ZERO_TRAIN``. minimum: the lowest test error among the points
+    before the threshold (all points when none interpolates). peak: the highest test error after the minimum, if
+    it is higher. loss_peak: the same for the test loss.
+    """
+    points = tuple(sorted(points, key=lambda p: p.width))
+    threshold = next((p for p in points if p.train <= ZERO_TRAIN), None)
+    before = (points[:points.index(threshold)] if threshold is not None else points) or points[:1]
+    minimum = min(before, key=lambda p: p.test) if before else None
+    after = points[points.index(minimum) + 1:] if minimum is not None else ()
+    peak = max(after, key=lambda p: p.test) if after else None
+    peak = peak if peak is not None and peak.test > minimum.test else None
+    loss_min = min(before, key=lambda p: p.loss) if before else None
+    loss_after = points[points.index(loss_min) + 1:] if loss_min is not None else ()
+    loss_peak = max(loss_after, key=lambda p: p.loss) if loss_after else None
+    loss_peak = loss_peak if loss_peak is not None and loss_peak.loss > loss_min.loss else None
+    return Shape(points, threshold, minimum, peak, loss_peak)
+
+
+def _where(point: Point | None, what: str = "") -> str:
+    if point is None:
+        return "none in the grid"
+    value = f", {what} {getattr(point, what):.1f}" if what else f", test {point.test:.1f}%"
+    return f"{point.symbol}={point.width}: {point.params:,} params = {point.params / N_TRAIN:.2f} N{value}"
+
+
+PAPER_SHAPE = {
+    "mlp_noisy": f"minimum n=16 (47.2%), peak n=47 ({mlp_params(47):,} params = {mlp_params(47) / N_TRAIN:.2f} N, "
+                 f"54.05%), zero train from n=61 ({mlp_params(61):,} = {mlp_params(61) / N_TRAIN:.2f} N)",
+    "mlp_clean": f"no error peak; test-loss peak n=47 (4.42); zero train from n=47 ({mlp_params(47):,} = "
+                 f"{mlp_params(47) / N_TRAIN:.2f} N)",
+    "cnn_noisy": f"minimum c=10 (19.6%), peak c=18 ({cnn_params(18):,} params = {cnn_params(18) / N_TRAIN:.2f} N, "
+                 f"33.8%), zero train from c=24 ({cnn_params(24):,} = {cnn_params(24) / N_TRAIN:.2f} N)",
+    "mlp_mse": "not printed; the text: threshold near N*K = 40,000 params (n about 176) vs near N for NLL",
+}
+PEAK_RISE = 4.0  # points the noisy-MLP peak must rise above the first minimum
+CLEAN_BUMP = 2.0  # the clean MLP's largest test-error rise must stay below this (points)
+LOSS_PEAK_RATIO = 1.2  # a "clear" test-loss peak: this many times the loss at the widest point and at the minimum
+NEAR = 2.0  # "near N" / "near N*K": within this factor
+
+
+def largest_rise(points: Sequence[Point]) -> float:
+    """The largest rise of the test error above its running minimum over increasing width (0 if none)."""
+    rise, low = 0.0, math.inf
+    for p in points:
+        low = min(low, p.test)
+        rise = max(rise, p.test - low)
+    return rise
+
+
+def within_one_grid_point(shape: Shape, a: Point | None, b: Point | None) -> bool:
+    return a is not None and b is not None and abs(shape.index(a) - shape.index(b)) <= 1
+
+
+def near(params: int | None, target: float) -> bool:
+    return params is not None and target / NEAR <= params <= target * NEAR
+
+
+def check_claims(shapes: dict[str, Shape], applicable: bool = True) -> list[Claim]:
+    """Every claim of the paper's Fig. 4 and text, judged on the curves' shapes (curves without points skipped)."""
+    claims: list[Claim] = []
+    noisy, clean, cnn, mse = (shapes.get(name) for name in ("mlp_noisy", "mlp_clean", "cnn_noisy", "mlp_mse"))
+    if noisy is not None and noisy.points:
+        claims += _noisy_mlp_claims(noisy, applicable)
+    if clean is not None and clean.points:
+        claims += _clean_mlp_claims(clean, applicable)
+    if cnn is not None and cnn.points:
+        claims += _cnn_claims(cnn, applicable)
+    if noisy is not None and mse is not None and noisy.points and mse.points:
+        claims += _threshold_claims(noisy, mse, applicable)
+    return claims
+
+
+def _noisy_mlp_claims(s: Shape, applicable: bool) -> list[Claim]:
+    peak, minimum, threshold = s.peak, s.minimum, s.threshold
+    widest = s.points[-1]
+    rise = peak.test - minimum.test if peak and minimum else None
+    return [
+        Claim.check("MLP, noise: the error peak lies within one grid point of the first width with train error ≈ 0",
+                    f"peak {_where(peak)}; zero train {_where(threshold, 'train')}",
+                    "peak n=47, zero train from n=61", within_one_grid_point(s, peak, threshold), applicable),
+        Claim.check(f"MLP, noise: the peak is ≥ {PEAK_RISE:g} points above the first minimum (n ≈ 9-16)",
+                    f"minimum {_where(minimum)}; rise {rise:+.1f} points" if rise is not None else "no peak",
+                    "47.2 (n=16) -> 54.05 (n=47): +6.9",
+                    rise is not None and rise >= PEAK_RISE and 9 <= minimum.width <= 16, applicable),
+        Claim.check("MLP, noise: the error descends to at most the first minimum by n = 300",
+                    f"n={widest.width}: {widest.test:.1f}% vs minimum {minimum.test:.1f}%" if minimum else "—",
+                    "45.5 (n=300) ≤ 47.2", widest.width >= 300 and minimum is not None
+                    and widest.test <= minimum.test, applicable),
+    ]
+
+
+def _clean_mlp_claims(s: Shape, applicable: bool) -> list[Claim]:
+    rise = largest_rise(s.points)
+    loss_peak, widest = s.loss_peak, s.points[-1]
+    loss_min = min(s.points[:s.index(loss_peak)], key=lambda p: p.loss) if loss_peak else None
+    clear = (loss_peak is not None and loss_peak is not widest
+             and loss_peak.loss >= LOSS_PEAK_RATIO * max(widest.loss, loss_min.loss))
+    return [
+        Claim.check(f"MLP, clean: at most a weak test-error bump (< {CLEAN_BUMP:g} points)",
+                    f"largest rise {rise:.1f} points", "41.0 (n=27) -> 41.7 (n=36): 0.7", rise < CLEAN_BUMP,
+                    applicable),
+        Claim.check(f"MLP, clean: a clear test-loss peak (≥ {LOSS_PEAK_RATIO:g}x the loss at the widest n and at "
+                    "the minimum before it) within one grid point of the first zero-train width",
+                    (f"loss {loss_peak.loss:.2f} at n={loss_peak.width} vs {loss_min.loss:.2f} (n={loss_min.width})"
+                     f" and {widest.loss:.2f} (n={widest.width}); zero train {_where(s.threshold, 'train')}")
+                    if loss_peak else "no loss peak",
+                    "4.42 (n=47) vs 1.31 (n=9), 2.34 (n=300); zero train from n=47",
+                    clear and within_one_grid_point(s, loss_peak, s.threshold), applicable),
+    ]
+
+
+def _cnn_claims(s: Shape, applicable: bool) -> list[Claim]:
+    minimum, peak, threshold = s.minimum, s.peak, s.threshold
+    widest = s.points[-1]
+    claims = [
+        Claim.check("CNN, noise: first minimum near c = 8-12 at about 20% (± 3)", _where(minimum),
+                    "19.6% at c=10", minimum is not None and 8 <= minimum.width <= 12
+                    and abs(minimum.test - 20) <= 3, applicable),
+        Claim.check("CNN, noise: a peak of 31-35% around c = 16-24, where train error reaches 0",
+                    f"peak {_where(peak)}; zero train {_where(threshold, 'train')}",
+                    "33.8% at c=18; zero train from c=24", peak is not None and 16 <= peak.width <= 24
+                    and 31 <= peak.test <= 35 and threshold is not None and 16 <= threshold.width <= 24,
+                    applicable),
+    ]
+    if widest.width >= 100:
+        claims.append(Claim.check("CNN, noise: slow decline to about 27-29% at c = 100, above the first minimum",
+                                  f"{widest.test:.1f}% at c={widest.width}", "27.7% at c=100",
+                                  27 <= widest.test <= 29 and minimum is not None and widest.test > minimum.test,
+                                  applicable))
+    else:
+        claims.append(Claim("CNN, noise: slow decline to about 27-29% at c = 100, above the first minimum",
+                            f"not measured: widest c={widest.width}", "27.7% at c=100", "not measured"))
+    return claims
+
+
+def _threshold_claims(ce: Shape, mse: Shape, applicable: bool) -> list[Claim]:
+    def position(point: Point | None) -> str:
+        return "none up to the widest n" if point is None else f"{point.params:,} = {point.params / N_TRAIN:.2f} N"
+
+    ce_at = ce.threshold.params if ce.threshold else None
+    mse_at = mse.threshold.params if mse.threshold else None
+    return [
+        Claim.check(f"Cross-entropy (NLL): the interpolation threshold lies near N (within {NEAR:g}x of 4,000 "
+                    "params)", f"first zero train at {position(ce.threshold)}; peak at {position(ce.peak)}",
+                    "≈ N", near(ce_at, N_TRAIN), applicable),
+        Claim.check(f"MSE: the interpolation threshold lies near N*K (within {NEAR:g}x of 40,000 params)",
+                    f"first zero train at {position(mse.threshold)}; peak at {position(mse.peak)}",
+                    "≈ N*K = 40,000", near(mse_at, N_TRAIN * CLASSES), applicable),
+    ]
