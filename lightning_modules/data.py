@@ -14,7 +14,7 @@ included, sees exactly the batches of an uninterrupted one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import lightning as L
@@ -54,7 +54,8 @@ class _ResumableBatches:
     calls ``load_state_dict`` before the first ``iter``: the pass then continues at the saved batch, so a run
     killed mid-epoch and resumed from its last checkpoint sees exactly the batches of an uninterrupted run.
     ``position`` counts the batches already yielded in the current pass: Lightning does not prefetch from a sized
-    iterable, so after training step ``k`` of a pass it is ``k + 1``.
+    iterable, so after training step ``k`` of a pass it is ``k + 1``. A pass starts at its first batch, not at
+    ``iter()``: Lightning calls ``iter()`` once just to check that a loader is iterable, before restoring states.
     """
 
     x: torch.Tensor
@@ -102,11 +103,8 @@ class OrderedBatches(_ResumableBatches):
         return math.lcm(len(self.x), self.batch_size) // self.batch_size
 
     def __iter__(self) -> Iterator[Batch]:
-        return self._batches(self._start())
-
-    def _batches(self, start: int) -> Iterator[Batch]:
         n, b = len(self.x), self.batch_size
-        for i in range(start, len(self)):
+        for i in range(self._start(), len(self)):
             offset = (i * b) % n
             self._position = i + 1
             yield self.x[offset:offset + b], self.y[offset:offset + b]
@@ -123,18 +121,21 @@ class ShuffledBatches(_ResumableBatches):
     """A fresh permutation every epoch (seeded by ``seed`` and the epoch), sharded by rank after permuting.
 
     Every rank draws the same permutation, keeps the first ``world_size * (N // world_size)`` indices and takes
-    every ``world_size``-th one from its rank, so shards are disjoint and of equal size. ``epoch`` is the epoch
-    the next fresh pass draws its permutation for; the state holds the epoch of the current pass and the position
-    in it, so a resumed run redraws that epoch's permutation and continues it.
+    every ``world_size``-th one from its rank, so shards are disjoint and of equal size. The epoch of a pass is
+    ``current_epoch()`` when given (the Trainer's epoch: Lightning may start a pass more than once per epoch,
+    so counting passes would drift), else the count of passes started. The state holds the epoch of the current
+    pass and the position in it, so a resumed run redraws that epoch's permutation and continues it.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1, epoch: int = 0) -> None:
+                 rank: int = 0, world_size: int = 1, current_epoch: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = epoch
-        self._pass_epoch = epoch  # the epoch of the pass in progress (or of the next one, before any)
+        self.current_epoch = current_epoch
+        self.epoch = 0  # the epoch of the next pass, when no current_epoch is given
+        self._pass_epoch = 0  # the epoch of the pass in progress
+        self._resume_epoch: int | None = None  # set by load_state_dict for the next pass
 
     @property
     def shard_size(self) -> int:
@@ -145,13 +146,14 @@ class ShuffledBatches(_ResumableBatches):
 
     def __iter__(self) -> Iterator[Batch]:
         start = self._start()
-        self._pass_epoch, self.epoch = self.epoch, self.epoch + 1
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self._pass_epoch)
+        if self._resume_epoch is not None:
+            epoch, self._resume_epoch = self._resume_epoch, None
+        else:
+            epoch = self.current_epoch() if self.current_epoch is not None else self.epoch
+        self._pass_epoch, self.epoch = epoch, epoch + 1
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.x), generator=generator)
         shard = order[:self.shard_size * self.world_size][self.rank::self.world_size].to(self.x.device)
-        return self._batches(shard, start)
-
-    def _batches(self, shard: torch.Tensor, start: int) -> Iterator[Batch]:
         for i in range(start, len(self)):
             rows = shard[i * self.batch_size:(i + 1) * self.batch_size]
             self._position = i + 1
@@ -167,7 +169,7 @@ class ShuffledBatches(_ResumableBatches):
         epoch = state.get("epoch")
         require(isinstance(epoch, int) and epoch >= 0, "checkpoint epoch", epoch, "an integer >= 0")
         finished = position >= len(self)
-        self.epoch = self._pass_epoch = epoch + 1 if finished else epoch
+        self._resume_epoch = epoch + 1 if finished else epoch
         self._resume_at = 0 if finished else position
 
 
@@ -298,10 +300,11 @@ class MNIST1DDataModule(L.LightningDataModule):
         if hp.ordered:
             return OrderedBatches(*self._splits["train_shard"], hp.batch_size)
         rank, world = self._rank_and_world()
-        # a resumed fit continues from the checkpoint's epoch even when Lightning restores no loader state
-        # (a checkpoint written at the end of an epoch); a mid-epoch state then overrides it
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return ShuffledBatches(*self._splits["train"], hp.batch_size, hp.seed, rank, world, epoch=epoch)
+        # the Trainer's epoch, read at each pass: right also when a fit resumes from an end-of-epoch checkpoint,
+        # where Lightning restores no loader state
+        trainer = self.trainer
+        current_epoch = (lambda: trainer.current_epoch) if trainer is not None else None
+        return ShuffledBatches(*self._splits["train"], hp.batch_size, hp.seed, rank, world, current_epoch)
 
     def val_dataloader(self) -> WholeBatches | list[WholeBatches]:
         val = WholeBatches(*self._splits["val_eval_shard"], self.hparams.eval_batch_size)

@@ -40,7 +40,8 @@ def test_classifier_killed_mid_epoch_resumes_bit_identical(tmp_path, ordered):
     assert_identical(expected, resumed)
 
 
-def _fit(ordered: bool, root, ckpt_path: str | None = None, **limits) -> tuple[dict, list]:
+def _fit(ordered: bool, root, ckpt_path: str | None = None, checkpoint_every: dict | None = None,
+         **limits) -> tuple[dict, list]:
     """In-process fit; returns the final weights and the per-step training losses."""
     L.seed_everything(0, verbose=False)
     model = Classifier(MLP(hidden_size=16))
@@ -52,8 +53,8 @@ def _fit(ordered: bool, root, ckpt_path: str | None = None, **limits) -> tuple[d
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             losses.append((trainer.global_step, outputs["loss"].item()))
 
-    checkpoints = L.pytorch.callbacks.ModelCheckpoint(dirpath=root, filename="{step}", every_n_train_steps=1,
-                                                      save_top_k=-1)
+    checkpoints = L.pytorch.callbacks.ModelCheckpoint(dirpath=root, filename="{step}", save_top_k=-1,
+                                                      **(checkpoint_every or {"every_n_train_steps": 1}))
     trainer = L.Trainer(**(limits or {"max_steps": 14}), logger=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[checkpoints, RecordLoss()], limit_val_batches=0)
     trainer.fit(model, data, ckpt_path=ckpt_path)
@@ -72,6 +73,20 @@ def test_resuming_from_every_checkpoint_gives_the_same_end(tmp_path, ordered, li
     for step in range(1, len(losses)):
         resumed, resumed_losses = _fit(ordered, tmp_path / f"from{step}", str(tmp_path / "full" / f"step={step}.ckpt"),
                                        **limits)
+        assert all(torch.equal(weights[k], resumed[k]) for k in weights), f"weights differ resuming from {step}"
+        assert resumed_losses == losses[step:], f"losses differ resuming from step {step}"
+
+
+def test_resuming_from_end_of_epoch_checkpoints_gives_the_same_end(tmp_path, one_torch_thread):
+    """Checkpoints written at the end of an epoch: Lightning restores no loader state from them, so the next
+    epoch's permutation must come from the Trainer's epoch, not from counting passes."""
+    every_epoch = {"every_n_epochs": 1}
+    weights, losses = _fit(False, tmp_path / "full", checkpoint_every=every_epoch, max_epochs=4)
+    saved = sorted(int(p.stem.split("=")[1]) for p in (tmp_path / "full").glob("step=*.ckpt"))
+    assert saved == [3, 6, 9, 12]
+    for step in saved[:-1]:
+        resumed, resumed_losses = _fit(False, tmp_path / f"from{step}", str(tmp_path / "full" / f"step={step}.ckpt"),
+                                       checkpoint_every=every_epoch, max_epochs=4)
         assert all(torch.equal(weights[k], resumed[k]) for k in weights), f"weights differ resuming from {step}"
         assert resumed_losses == losses[step:], f"losses differ resuming from step {step}"
 
