@@ -31,12 +31,12 @@ from typing import Any
 
 import lightning as L
 import torch
+from alternating import bench_parser, parse_and_configure
+from results_file import write_results
 from torch.nn import functional as F
 
-from alternating import bench_parser, parse_and_configure
 from lightning_modules.data import MNIST1DDataModule
 from lightning_modules.meta import MetaActivation, MetaLearningRate, seeded_inner_mlp
-from results_file import write_results
 
 
 # ---- the plain loops ------------------------------------------------------------------------------------------

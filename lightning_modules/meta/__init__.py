@@ -7,12 +7,13 @@ training step (``configs/metalearn_lr.yaml``, ``configs/metalearn_activation.yam
 """
 
 from .activation import MetaActivation
-from .activations import (BASELINES, LearnedActivation, PiecewiseLinear, fit_piecewise_linear,
-                          reference_piecewise)
-from .inner import (InnerMLP, InnerRun, activation_inner_run, learning_rate_inner_run, mlp_forward,
-                    seeded_inner_mlp)
+from .activations import BASELINES, LearnedActivation, PiecewiseLinear
+from .activations import fit_piecewise_linear, reference_piecewise
+from .inner import InnerMLP, InnerRun, activation_inner_run, learning_rate_inner_run
+from .inner import mlp_forward, seeded_inner_mlp
 from .learning_rate import MetaLearningRate
-from .unroll import Unrolled, functional_loss, rmsprop_unroll, sequential_batches, sgd_unroll
+from .unroll import Unrolled, functional_loss, rmsprop_unroll, sequential_batches
+from .unroll import sgd_unroll
 
 __all__ = [
     "BASELINES", "InnerMLP", "InnerRun", "LearnedActivation", "MetaActivation", "MetaLearningRate",
