@@ -13,6 +13,7 @@ STUDIES = {
     "per_class": "experiments.per_class:PerClass",
     "pooling": "experiments.pooling:Pooling",
     "double_descent": "experiments.double_descent:DoubleDescent",
+    "guillotine": "experiments.guillotine:Guillotine",
 }
 
 

@@ -1,187 +1,293 @@
 """Guillotine regularization on MNIST-1D (the ICML 2024 paper): SimCLR, then a linear probe at every layer.
 
-Trains SimCLR with the default projector, without a projector and with a 3-hidden-layer projector (Adam lr
-1e-2, batch 100, 200 epochs, the paper's augmentation), then fits logistic regression on the standardized frozen
-features of each layer (train split) and reports test accuracy, next to the paper's numbers. Every run goes
-through the same ``SimCLR`` + ``MNIST1DDataModule`` + ``Trainer`` as ``configs/simclr*.yaml``. The deep
-projector at lr 1e-2 is sensitive to the seed, so every variant runs several seeds and the table reports the
-median and the range. Finished runs are kept in ``results.json`` and skipped when the command runs again, so an
-interrupted sweep resumes.
+Each run trains ``configs/simclr.yaml`` (default projector), with ``simclr_no_projector.yaml`` or
+``simclr_deep_projector.yaml`` on top, for one seed (``seed_everything`` and the data module's shuffle seed),
+through the project's LightningCLI; then ``lightning_modules.ssl.probes.evaluate_layers`` measures, on the full
+train and test splits, each layer's linear-probe test accuracy and dead-unit fraction, and kNN on the last layer.
 
-    python -m experiments.guillotine        # 3 variants x seeds 0, 1, 2 -> experiments/results/guillotine/
-    #                                         (results.json, table.md, guillotine.png)
-    python -m experiments.guillotine --epochs 5 --seeds 0 --out /tmp/guillotine-quick
+    python -m experiments run guillotine            # 3 variants x seeds 0-7, seed-major
+    python -m experiments run guillotine --quick    # 2 epochs on 1000 training examples, seed 0
+    python -m experiments report guillotine
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
+import math
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import lightning as L
-import torch
+from mnist1d_hf.atomic import save_figure
 
-from lightning_modules.data import MNIST1DDataModule
-from lightning_modules.ssl import SimCLR
-from mnist1d_hf.atomic import save_figure, write_text
+from .runner import Claim, Results, Study
+from .runs import Run, fit_run, load_config, override
 
-PROJECTORS = {"default": [125, 16], "no_projector": [], "deep_projector": [125, 125, 125, 16]}
+VARIANTS = {"default": ["configs/simclr.yaml"],
+            "no_projector": ["configs/simclr.yaml", "configs/simclr_no_projector.yaml"],
+            "deep_projector": ["configs/simclr.yaml", "configs/simclr_deep_projector.yaml"]}
 # Linear-probe test accuracy (%) by layer in the paper (ICML 2024), layer 0 = raw input.
 PAPER = {"default": [32.8, 75.1, 80.9, 82.1, 76.1, 75.0],
          "no_projector": [32.8, 82.2, 79.5, 53.4],
          "deep_projector": [32.8, 75.9, 82.4, 79.5, 77.3, 72.8, 65.0, 61.1]}
-PAPER_KNN = 74.0  # kNN (k = 10, cosine) on the default projector output
+PAPER_KNN = 74.0  # kNN (k = 10, cosine) on the default projector output, "about 74%"
+KNN_TOLERANCE = 3.0  # "about": the median within this many points
+BACKBONE_OUTPUT = 3  # layer index of conv3
+PROJECTOR_DROP = 4.0  # the projector output at least this many points below the backbone output
+TASK = "experiments.guillotine:train_and_evaluate"
+QUICK = {"trainer.max_epochs": 2, "trainer.check_val_every_n_epoch": 1, "data.train_subset": 1000}
 
 
-def train_and_probe(projector: list[int], epochs: int, seed: int) -> dict:
-    """One SimCLR run and its layer-wise offline evaluation (accuracies in percent)."""
-    L.seed_everything(seed, verbose=False)
-    data = MNIST1DDataModule(batch_size=100, ordered=False, seed=seed)
-    model = SimCLR(projector_dims=projector, evaluate_at_fit_end=False)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        check_val_every_n_epoch=max(epochs // 4, 1))
+def train_and_evaluate(config: dict[str, Any]) -> dict[str, Any]:
+    """The runner's task: fit the SimCLR config, then evaluate every layer once on the full splits.
+
+    Returns the layer names, per layer the linear-probe test accuracy and dead-unit fraction (fractions), kNN on
+    the last layer, the online probes' last test accuracies, the metric history (dead units every validation)
+    and the seconds spent training and evaluating.
+    """
+    from lightning_modules.ssl.probes import evaluate_layers
+
+    from .tasks import MetricHistory, build
+
+    cli = build(config)
+    model, data = cli.model, cli.datamodule
+    if model.hparams.evaluate_at_fit_end:
+        raise ValueError("model.init_args.evaluate_at_fit_end=True would evaluate every layer twice: the study's "
+                         "runs set it to False and evaluate once after fit")
+    history = MetricHistory()
+    cli.trainer.callbacks.append(history)
     start = time.perf_counter()
-    trainer.fit(model, data)
-    train_seconds = time.perf_counter() - start
+    cli.trainer.fit(model, data)
+    trained = time.perf_counter()
     model.eval()
-    results = model.evaluate_layers(*data.splits["train"], *data.splits["test"])
-    online = {k.rsplit("/", 1)[-1]: 100 * v.item() for k, v in trainer.callback_metrics.items()
-              if k.startswith("val/probe_acc/")}
-    return {"projector": projector, "epochs": epochs, "seed": seed, "layers": list(results),
-            "linear": [100 * r["linear"] for r in results.values()],
-            "knn": 100 * results[model.layer_names[-1]]["knn"], "online_probe": online,
-            "train_seconds": train_seconds, "total_seconds": time.perf_counter() - start}
+    layers = evaluate_layers(model.features, data.split("train"), data.split("test"), model.hparams.num_classes,
+                             model.hparams.knn_k)
+    names = list(layers)
+    final = history.rows[-1]
+    return {"layers": names,
+            "linear": [layers[n]["linear"] for n in names],
+            "dead": [layers[n]["dead"] for n in names],
+            "knn": layers[names[-1]]["knn"],
+            "online_probe": [final.get(f"val/probe_acc/{n}", math.nan) for n in names],
+            "history": [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+                        for row in history.rows],
+            "train_seconds": trained - start, "eval_seconds": time.perf_counter() - trained}
 
 
-def by_variant(runs: dict) -> dict[str, list[dict]]:
-    """The finished runs grouped by projector variant, in seed order."""
-    grouped = {name: sorted((r for r in runs.values() if r["variant"] == name), key=lambda r: r["seed"])
-               for name in PROJECTORS}
-    return {name: rs for name, rs in grouped.items() if rs}
+# reading the stored results -----------------------------------------------------------------------------------
+def linear(result: dict[str, Any]) -> list[float]:
+    """Linear-probe test accuracy (%) by layer."""
+    return [100 * a for a in result["linear"]]
 
 
-def median_curve(variant_runs: list[dict]) -> list[float]:
-    return [statistics.median(column) for column in zip(*(r["linear"] for r in variant_runs))]
+def peak(curve: Sequence[float]) -> int:
+    """The best layer above the input (the first one on a tie)."""
+    return max(range(1, len(curve)), key=lambda i: (curve[i], -i))
 
 
-def peak(curve: list[float]) -> int:
-    """The best layer above the input."""
-    return max(range(1, len(curve)), key=curve.__getitem__)
+def columns(records: list[dict[str, Any]], read) -> list[list[float]]:
+    """``read(result)`` per layer across the records: one list of seed values per layer."""
+    return [list(c) for c in zip(*(read(r["result"]) for r in records))]
 
 
-def table(runs: dict) -> str:
-    """Measured (median over seeds, with the range) vs paper, one row per layer, one column pair per variant."""
-    grouped = by_variant(runs)
-    lines = ["| layer | " + " | ".join(f"{v}: measured median [min, max] | paper" for v in grouped) + " |",
-             "|---|" + "---|---|" * len(grouped)]
-    for i in range(max(len(rs[0]["linear"]) for rs in grouped.values())):
-        cells = []
-        for name, rs in grouped.items():
-            if i < len(rs[0]["linear"]):
-                column = [r["linear"][i] for r in rs]
-                cells += [f"{statistics.median(column):.1f} [{min(column):.1f}, {max(column):.1f}] "
-                          f"({rs[0]['layers'][i]})", f"{PAPER[name][i]:.1f}"]
-            else:
-                cells += ["", ""]
-        lines.append(f"| {i} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Seeds: " + "; ".join(f"{name} {', '.join(str(r['seed']) for r in rs)}"
-                                       for name, rs in grouped.items()) + ".")
-    if "default" in grouped:
-        knn = [r["knn"] for r in grouped["default"]]
-        lines.append(f"kNN (k = 10, cosine) on the default projector output: median {statistics.median(knn):.1f}% "
-                     f"[{min(knn):.1f}, {max(knn):.1f}] (paper about {PAPER_KNN:.0f}%).")
-    lines.append("Training time per run on this shared CPU (1 thread, median): " + ", ".join(
-        f"{name} {statistics.median(r['train_seconds'] for r in rs) / 60:.1f} min for {rs[0]['epochs']} epochs"
-        for name, rs in grouped.items()) + ".")
-    lines.append("")
-    lines.append("Every run, linear probe accuracy by layer (%):")
-    lines.append("")
-    for name, rs in grouped.items():
-        for r in rs:
-            lines.append(f"- {name}, seed {r['seed']}: " + ", ".join(f"{a:.1f}" for a in r["linear"]))
-    return "\n".join(lines) + "\n"
+def median_curve(records: list[dict[str, Any]], read=linear) -> list[float]:
+    return [statistics.median(c) for c in columns(records, read)]
 
 
-def verdict(runs: dict) -> list[str]:
-    """The issue's claims, checked on the measured numbers (median curves and every seed)."""
-    grouped, lines = by_variant(runs), []
-    if "default" in grouped:
-        rs = grouped["default"]
-        curve = median_curve(rs)
-        meets = sum(peak(a) == 3 and a[3] >= 80 and a[3] - a[-1] >= 4 for a in (r["linear"] for r in rs))
-        lines.append(f"default (median): peak at layer {peak(curve)} with {curve[peak(curve)]:.1f}% (claim: layer 3, "
-                     f">= 80); projector output {curve[-1]:.1f}%, {curve[3] - curve[-1]:.1f} points below layer 3 "
-                     f"(claim: >= 4). Seeds meeting both claims: {meets} of {len(rs)}.")
-    for name in ("no_projector", "deep_projector"):
-        if name in grouped:
-            rs, paper = grouped[name], PAPER[name]
-            curve = median_curve(rs)
-            lines.append(f"{name} (median): peak at layer {peak(curve)} with {curve[peak(curve)]:.1f}%, loss layer "
-                         f"{len(curve) - 1} {curve[-1]:.1f}% (paper: peak at layer {peak(paper)} with "
-                         f"{paper[peak(paper)]:.1f}%, loss layer {paper[-1]:.1f}%). Peak layer per seed: "
-                         f"{', '.join(str(peak(r['linear'])) for r in rs)}.")
-    return lines
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    """``median [min, max]``."""
+    return (f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
+            if values else "—")
 
 
-def figure(runs: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for color, (name, rs) in zip(("C0", "C1", "C2"), by_variant(runs).items()):
-        layers = range(len(rs[0]["linear"]))
-        ax.fill_between(layers, [min(c) for c in zip(*(r["linear"] for r in rs))],
-                        [max(c) for c in zip(*(r["linear"] for r in rs))], color=color, alpha=0.15, lw=0)
-        ax.plot(layers, median_curve(rs), "o-", color=color, label=f"{name} (measured, {len(rs)} seeds)")
-        ax.plot(range(len(PAPER[name])), PAPER[name], "x--", color=color, alpha=0.6, label=f"{name} (paper)")
-    ax.axvline(3, color="0.6", lw=0.8)
-    ax.set_ylim(30, 90)
-    ax.text(3.05, 87, "backbone output", color="0.4", fontsize=8)
-    ax.set_xlabel("layer (0 = input, 1-3 conv, then projector)")
-    ax.set_ylabel("linear probe test accuracy (%)")
-    ax.set_title("Guillotine regularization: SimCLR on MNIST-1D")
-    ax.legend(fontsize=7, loc="lower center")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=150)
+def verdict_over_seeds(per_seed: Sequence[bool], median_holds: bool) -> bool | None:
+    """Holds in every seed: holds; on the median curve but not in every seed: partly (None); else fails."""
+    if all(per_seed):
+        return True
+    return None if median_holds else False
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", choices=list(PROJECTORS), default=list(PROJECTORS))
-    parser.add_argument("--out", type=Path, default=Path("experiments/results/guillotine"))
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for this small net)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "results.json"
-    runs = json.loads(store.read_text()) if store.exists() else {}
-    runs = {k: r for k, r in runs.items() if r["epochs"] == args.epochs}
-    for seed in args.seeds:
-        for name in args.variants:
-            key = f"{name}/seed{seed}"
-            if key in runs:
-                print(f"{key}: kept from {store}")
+def pearson(a: Sequence[float], b: Sequence[float]) -> float:
+    """Pearson correlation (nan when either side is constant or fewer than 3 points)."""
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return math.nan
+    return statistics.correlation(a, b)
+
+
+class Guillotine(Study):
+    """SimCLR on MNIST-1D with the paper's settings (augmentation, InfoNCE at temperature 0.5, Adam lr 1e-2, batch
+    100, 200 epochs, no labels), with the default projector 125 -> 16, without a projector and with a deep
+    projector 125 -> 125 -> 125 -> 16; then logistic regression on the standardized frozen features of every
+    layer (train split, C = 1) scored on the test split, kNN (k = 10, cosine) on the last layer and the share of
+    dead units (0 on every training example) per layer. Median and [min, max] over seeds next to the paper."""
+
+    name = "guillotine"
+    title = "Guillotine regularization: SimCLR on MNIST-1D, linear probes by layer"
+    seeds = tuple(range(8))
+
+    def runs(self, quick: bool, seeds: Sequence[int]) -> list[Run]:
+        runs = []
+        for seed in seeds:  # seed-major: a sweep cut short holds every variant for the same seeds
+            for variant, paths in VARIANTS.items():
+                config = override(load_config(*paths), seed_everything=seed, **{
+                    "data.seed": seed, "model.init_args.evaluate_at_fit_end": False, **(QUICK if quick else {})})
+                tags = {"variant": variant, "seed": seed}
+                runs.append(Run(tags, fit_run(tags, config).config, task=TASK))
+        return runs
+
+    def protocol(self, quick: bool) -> str:
+        text = super().protocol(quick)
+        return text + (" Quick protocol: 2 epochs on the first 1000 training examples." if quick else "")
+
+    def table(self, results: Results, quick: bool) -> str:
+        lines = []
+        variants = [v for v in VARIANTS if results.select(variant=v)]
+        header = "| layer | " + " | ".join(f"{v} (measured) | paper" for v in variants) + " |"
+        lines += ["Linear-probe test accuracy (%) by layer, median [min, max] over seeds:", "",
+                  header, "|---|" + "---|---|" * len(variants)]
+        depth = max((len(PAPER[v]) for v in variants), default=0)
+        for i in range(depth):
+            cells = []
+            for v in variants:
+                records = results.select(variant=v)
+                if i < len(PAPER[v]):
+                    name = records[0]["result"]["layers"][i]
+                    cells += [f"{spread(columns(records, linear)[i])} ({name})", f"{PAPER[v][i]:.1f}"]
+                else:
+                    cells += ["", ""]
+            lines.append(f"| {i} | " + " | ".join(cells) + " |")
+        lines += ["", "Dead units (% of the layer's units at 0 on every training example), median over seeds:", "",
+                  "| layer | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+        for i in range(1, depth):
+            cells = []
+            for v in variants:
+                records = results.select(variant=v)
+                if i < len(PAPER[v]):
+                    dead = columns(records, lambda r: [100 * d for d in r["dead"]])[i]
+                    cells.append(f"{statistics.median(dead):.1f} [{min(dead):.1f}, {max(dead):.1f}]")
+                else:
+                    cells.append("")
+            lines.append(f"| {i} | " + " | ".join(cells) + " |")
+        lines += ["", "Per seed: peak layer (best linear probe above the input) and kNN on the last layer (%):", "",
+                  "| variant | " + " | ".join(f"seed {s}" for s in results.tag_values("seed")) + " |",
+                  "|---|" + "---|" * len(results.tag_values("seed"))]
+        for v in variants:
+            by_seed = {r["tags"]["seed"]: r["result"] for r in results.select(variant=v)}
+            lines.append(f"| {v} | " + " | ".join(
+                f"{peak(linear(by_seed[s]))} ({100 * by_seed[s]['knn']:.1f})" if s in by_seed else "—"
+                for s in results.tag_values("seed")) + " |")
+        if "deep_projector" in variants:
+            lines += ["", self.dead_units_note(results)]
+        lines += ["", "Every run, linear probe accuracy by layer (%):", ""]
+        for v in variants:
+            for r in results.select(variant=v):
+                lines.append(f"- {v}, seed {r['tags']['seed']}: " + ", ".join(f"{a:.1f}" for a in linear(r["result"]))
+                             + f" (train {r['result']['train_seconds'] / 60:.1f} min)")
+        return "\n".join(lines)
+
+    def dead_units_note(self, results: Results) -> str:
+        """The deep projector's seed dependence against its dead units: conv2 and conv3, across seeds."""
+        records = results.select(variant="deep_projector")
+        dead = [100 * (r["result"]["dead"][2] + r["result"]["dead"][3]) / 2 for r in records]
+        accuracy = [(linear(r["result"])[2] + linear(r["result"])[3]) / 2 for r in records]
+        rho = pearson(dead, accuracy)
+        pairs = ", ".join(f"seed {r['tags']['seed']}: {d:.0f}% dead, {a:.1f}%"
+                          for r, d, a in zip(records, dead, accuracy))
+        return (f"Deep projector, conv2 and conv3 (mean of the two layers) across {len(records)} seeds: dead units "
+                f"vs linear-probe accuracy, Pearson r = {rho:.2f} ({pairs}).")
+
+    def claims(self, results: Results, quick: bool) -> list[Claim]:
+        claims = []
+        default = results.select(variant="default")
+        if default:
+            curves = [linear(r["result"]) for r in default]
+            median = median_curve(default)
+            peaks = [peak(c) for c in curves]
+            claims.append(Claim.check(
+                "default projector: linear accuracy peaks at the backbone output (layer 3, conv3)",
+                f"median curve peaks at layer {peak(median)} ({median[peak(median)]:.1f}%); layer 3 is the peak in "
+                f"{peaks.count(BACKBONE_OUTPUT)} of {len(curves)} seeds (peaks: {', '.join(map(str, peaks))})",
+                f"layer 3 ({PAPER['default'][3]})",
+                verdict_over_seeds([p == BACKBONE_OUTPUT for p in peaks], peak(median) == BACKBONE_OUTPUT),
+                not quick))
+            drops = [c[BACKBONE_OUTPUT] - c[-1] for c in curves]
+            claims.append(Claim.check(
+                f"default projector: the projector output is ≥ {PROJECTOR_DROP:.0f} points below layer 3",
+                f"{spread(drops)} points; ≥ {PROJECTOR_DROP:.0f} in {sum(d >= PROJECTOR_DROP for d in drops)} of "
+                f"{len(drops)} seeds",
+                f"{PAPER['default'][3] - PAPER['default'][-1]:.1f} points",
+                verdict_over_seeds([d >= PROJECTOR_DROP for d in drops], statistics.median(drops) >= PROJECTOR_DROP),
+                not quick))
+            knn = [100 * r["result"]["knn"] for r in default]
+            median_knn = statistics.median(knn)
+            close = abs(median_knn - PAPER_KNN) <= KNN_TOLERANCE
+            claims.append(Claim.check(
+                f"default projector: kNN (k = 10, cosine) on the projector output about {PAPER_KNN:.0f}% "
+                f"(median within {KNN_TOLERANCE:.0f} points)",
+                f"{spread(knn)}%", f"about {PAPER_KNN:.0f}%",
+                True if close else (None if min(knn) <= PAPER_KNN <= max(knn) else False), not quick))
+        for variant in ("no_projector", "deep_projector"):
+            records = results.select(variant=variant)
+            if records:
+                claims.append(self.shape_claim(variant, records, quick))
+        return claims
+
+    @staticmethod
+    def shape_claim(variant: str, records: list[dict[str, Any]], quick: bool) -> Claim:
+        """The paper's shape: the peak layer, and the loss layer below the peak by at least half the paper's
+        drop. Holds in every seed: holds; on the median curve only: partly."""
+        paper = PAPER[variant]
+        paper_peak, paper_drop = peak(paper), paper[peak(paper)] - paper[-1]
+
+        def shaped(curve: Sequence[float]) -> bool:
+            return peak(curve) == paper_peak and curve[peak(curve)] - curve[-1] >= paper_drop / 2
+
+        curves = [linear(r["result"]) for r in records]
+        median = median_curve(records)
+        peaks = [peak(c) for c in curves]
+        return Claim.check(
+            f"{variant.replace('_', ' ')}: peak at layer {paper_peak}, the loss layer ≥ {paper_drop / 2:.1f} points "
+            f"(half the paper's drop) below it",
+            f"median peak layer {peak(median)} ({median[peak(median)]:.1f}%), loss layer {median[-1]:.1f}%; peak "
+            f"layer per seed {', '.join(map(str, peaks))}; shape in {sum(map(shaped, curves))} of {len(curves)} "
+            f"seeds",
+            f"peak layer {paper_peak} ({paper[paper_peak]}%), loss layer {paper[-1]}%",
+            verdict_over_seeds([shaped(c) for c in curves], shaped(median)), not quick)
+
+    def figures(self, results: Results, out: Path) -> list[str]:
+        """Left: median linear-probe curve with the seed range per variant, paper dashed. Right: dead units."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(12, 4.2))
+        accuracy_ax, dead_ax = fig.subplots(1, 2)
+        for color, variant in zip(("C0", "C1", "C2"), VARIANTS):
+            records = results.select(variant=variant)
+            if not records:
                 continue
-            runs[key] = {"variant": name, **train_and_probe(PROJECTORS[name], args.epochs, seed)}
-            print(f"{key}: " + ", ".join(f"{a:.1f}" for a in runs[key]["linear"])
-                  + f" (paper {', '.join(map(str, PAPER[name]))}); {runs[key]['train_seconds']:.0f} s", flush=True)
-            write_text(store, json.dumps(runs, indent=2))
-    report = table(runs) + "\n" + "\n".join(f"- {line}" for line in verdict(runs)) + "\n"
-    write_text(args.out / "table.md", report)
-    figure(runs, args.out / "guillotine.png")
-    print(report)
+            acc = columns(records, linear)
+            layers = range(len(acc))
+            accuracy_ax.fill_between(layers, [min(c) for c in acc], [max(c) for c in acc], color=color, alpha=0.15,
+                                     lw=0)
+            accuracy_ax.plot(layers, [statistics.median(c) for c in acc], "o-", color=color,
+                             label=f"{variant} (median, {len(records)} seeds)")
+            accuracy_ax.plot(range(len(PAPER[variant])), PAPER[variant], "x--", color=color, alpha=0.6,
+                             label=f"{variant} (paper)")
+            dead = columns(records, lambda r: [100 * d for d in r["dead"]])
+            dead_ax.fill_between(layers[1:], [min(c) for c in dead[1:]], [max(c) for c in dead[1:]], color=color,
+                                 alpha=0.15, lw=0)
+            dead_ax.plot(layers[1:], [statistics.median(c) for c in dead[1:]], "o-", color=color,
+                         label=f"{variant} (median, range)")
+        for ax in (accuracy_ax, dead_ax):
+            ax.axvline(BACKBONE_OUTPUT, color="0.6", lw=0.8)
+            ax.set_xlabel("layer (0 = input, 1-3 conv, then projector)")
+            ax.grid(alpha=0.3)
+        accuracy_ax.set(ylabel="linear probe test accuracy (%)", title="Linear probes by layer", ylim=(0, 100))
+        dead_ax.set(ylabel="dead units (%)", title="Dead units by layer (0 on every training example)",
+                    ylim=(-2, 100))
+        accuracy_ax.legend(fontsize=7, loc="lower center")
+        dead_ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        save_figure(fig, out / "guillotine.png", dpi=130)
+        return ["guillotine.png"]
 
-
-if __name__ == "__main__":
-    main()
