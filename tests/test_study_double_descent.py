@@ -161,11 +161,11 @@ def test_threshold_claims_fail_when_mse_interpolates_at_n_or_never():
 def test_quick_protocol_end_to_end(tmp_path):
     study = dd.DoubleDescent()
     counts = run_study(study, quick=True, workers=1, out=tmp_path, progress=False)
-    assert counts == {"ran": 11, "skipped": 0}
+    assert counts == {"ran": 5, "skipped": 0}
     text = report(study, quick=True, out=tmp_path)
     for curve in dd.CURVES:
         assert f"## {curve.title}" in text
-    assert "| 61 | 6,903 | 1.73 |" in text and "(n=1)" in text
+    assert "| 47 | 4,663 | 1.17 |" in text and "(n=1)" in text
     assert "n/a (quick protocol)" in text and HOLDS not in text.split("## Claims")[1].replace("n/a", "")
     assert (tmp_path / "errors.png").stat().st_size > 10_000
     assert (tmp_path / "test_loss.png").stat().st_size > 10_000
