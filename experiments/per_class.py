@@ -191,8 +191,8 @@ class PerClass(Study):
             if not matrices:
                 continue
             total = [[sum(m[i][j] for m in matrices) for j in CLASSES] for i in CLASSES]
-            lines += ["", f"Confusion matrix of the {model}, summed over {len(matrices)} seed(s) "
-                      "(rows: true class, columns: predicted class):", "",
+            lines += ["", (f"Confusion matrix of the {model}, summed over {len(matrices)} seed(s) "
+                           "(rows: true class, columns: predicted class):"), "",
                       "| true \\ pred | " + " | ".join(str(c) for c in CLASSES) + " |",
                       "|---|" + "---|" * len(CLASSES)]
             lines += [f"| {i} | " + " | ".join(str(v) for v in total[i]) + " |" for i in CLASSES]

@@ -179,8 +179,8 @@ class Pooling(Study):
 
     def table(self, results: Results, quick: bool) -> str:
         acc = accuracies(results)
-        lines = ["Test accuracy (%) at the last step: measured mean ± std (n seeds), the paper's single run in "
-                 "brackets.", "", "| train size | " + " | ".join(VARIANTS) + " | best pooled - best unpooled |",
+        lines = [("Test accuracy (%) at the last step: measured mean ± std (n seeds), the paper's single run in "
+                  "brackets."), "", "| train size | " + " | ".join(VARIANTS) + " | best pooled - best unpooled |",
                  "|---|" + "---|" * (len(VARIANTS) + 1)]
         for size in SIZES:
             cells = []
