@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                                  help="runs in parallel, one process and one torch thread each (default: cores)")
             command.add_argument("--backend", choices=("local", "ray"), default="local")
             command.add_argument("--address", help="Ray cluster address for --backend ray (auto, HOST:PORT)")
+            command.add_argument("--populations", action="store_true",
+                                 help="train each point's missing seeds at once as one population where the "
+                                      "network allows it (each seed is still stored as its own run)")
             command.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         try:
             counts = run_study(chosen, args.quick, args.seeds, args.workers, args.out, args.backend, args.address,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, populations=args.populations)
         except RunFailed as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

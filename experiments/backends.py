@@ -1,5 +1,6 @@
-"""Where runs execute. Each backend takes runs and yields ``(run, result, seconds)`` as they finish; the driver,
-never a worker, writes the store, so workers need no shared file system.
+"""Where runs execute. Each backend takes jobs (a run, or several seeds trained as one population) and yields
+``(job, result, seconds)`` as they finish; the driver, never a worker, writes the store, so workers need no shared
+file system.
 
 ``local`` is a pool of processes on this machine (spawned, each pinned to one torch thread), the default.
 """
@@ -13,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from .runs import Run
+from .runs import Job
 
-Outcome = tuple[Run, dict[str, Any], float]
+Outcome = tuple[Job, dict[str, Any], float]
 
 
 def execute(task: str, config: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -34,34 +35,34 @@ def _pin_one_thread() -> None:
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
-def local(runs: Sequence[Run], workers: int) -> Iterator[Outcome]:
-    """Run ``runs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order).
+def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
+    """Run ``jobs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order).
 
-    A failed run raises ``RunFailed`` after the runs already submitted have finished, so nothing finished is lost.
+    A failed job raises ``RunFailed`` after the jobs already submitted have finished, so nothing finished is lost.
     """
     if workers < 1:
         raise ValueError(f"workers={workers}: expected at least 1")
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pin_one_thread) as pool:
-        pending: dict[Future, Run] = {}
-        queue = list(runs)
-        failures: list[tuple[Run, BaseException]] = []
+        pending: dict[Future, Job] = {}
+        queue = list(jobs)
+        failures: list[tuple[Job, BaseException]] = []
         try:
             while queue or pending:
                 while queue and len(pending) < workers and not failures:
-                    run = queue.pop(0)
-                    pending[pool.submit(execute, run.task, run.config)] = run
+                    job = queue.pop(0)
+                    pending[pool.submit(execute, job.task, job.config)] = job
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    run = pending.pop(future)
+                    job = pending.pop(future)
                     try:
                         result, seconds = future.result()
-                    except Exception as err:  # noqa: BLE001 - reported with the run's name below
-                        failures.append((run, err))
+                    except Exception as err:  # noqa: BLE001 - reported with the job's name below
+                        failures.append((job, err))
                         continue
-                    yield run, result, seconds
+                    yield job, result, seconds
         finally:
             for future in pending:
                 future.cancel()
@@ -70,9 +71,10 @@ def local(runs: Sequence[Run], workers: int) -> Iterator[Outcome]:
 
 
 class RunFailed(RuntimeError):
-    """Runs that raised; the message names each run and its error."""
+    """Jobs that raised; the message names each job's runs and its error."""
 
-    def __init__(self, failures: list[tuple[Run, BaseException]]) -> None:
+    def __init__(self, failures: list[tuple[Job, BaseException]]) -> None:
         self.failures = failures
-        lines = [f"{run.label} ({run.key}): {type(err).__name__}: {err}" for run, err in failures]
+        lines = [f"{job.label} ({', '.join(r.key for r in job.members)}): {type(err).__name__}: {err}"
+                 for job, err in failures]
         super().__init__(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(lines))

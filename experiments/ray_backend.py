@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from .backends import Outcome, RunFailed, execute
-from .runs import ROOT, Run
+from .runs import ROOT, Job
 
 GPU_FRACTION = float(os.environ.get("MNIST1D_RAY_GPU_FRACTION", "0.25"))
 EXCLUDES = [".git", ".venv", "experiments/results", "bench/results", "lightning_logs", "**/__pycache__",
@@ -29,14 +29,14 @@ class RayUnavailable(RuntimeError):
     """Ray is not installed."""
 
 
-def resources(run: Run) -> dict[str, float]:
-    """One CPU, plus a GPU fraction when the run's trainer is set to a GPU accelerator."""
-    accelerator = str((run.config.get("trainer") or {}).get("accelerator", "cpu")).lower()
+def resources(job: Job) -> dict[str, float]:
+    """One CPU, plus a GPU fraction when the job's trainer is set to a GPU accelerator."""
+    accelerator = str((job.config.get("trainer") or {}).get("accelerator", "cpu")).lower()
     return {"num_cpus": 1, "num_gpus": GPU_FRACTION if accelerator in ("gpu", "cuda") else 0}
 
 
-def run(runs: Sequence[Run], address: str | None = None) -> Iterator[Outcome]:
-    """Submit every run as a task and yield each result as it arrives; a failed run raises ``RunFailed`` after
+def run(jobs: Sequence[Job], address: str | None = None) -> Iterator[Outcome]:
+    """Submit every job as a task and yield each result as it arrives; a failed job raises ``RunFailed`` after
     the others have come back, so nothing finished is lost. Without Ray, raises ``RayUnavailable`` at once."""
     if address is None:  # a new single-machine instance: keep all of Ray's traffic on loopback
         os.environ.setdefault(LOOPBACK_ONLY, "0")
@@ -44,19 +44,19 @@ def run(runs: Sequence[Run], address: str | None = None) -> Iterator[Outcome]:
         import ray
     except ImportError as err:
         raise RayUnavailable(INSTALL_HINT) from err
-    return _results(ray, runs, address)
+    return _results(ray, jobs, address)
 
 
-def _results(ray, runs: Sequence[Run], address: str | None) -> Iterator[Outcome]:
+def _results(ray, jobs: Sequence[Job], address: str | None) -> Iterator[Outcome]:
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, log_to_driver=False, configure_logging=False,
                  runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES})
     task = ray.remote(execute)
     pending: dict = {}
-    failures: list[tuple[Run, BaseException]] = []
+    failures: list[tuple[Job, BaseException]] = []
     try:
-        pending.update({task.options(**resources(r)).remote(r.task, r.config): r for r in runs})
+        pending.update({task.options(**resources(j)).remote(j.task, j.config): j for j in jobs})
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -19,7 +19,7 @@ from typing import Any
 from mnist1d_hf.atomic import write_text
 
 from . import backends
-from .runs import ROOT, Run
+from .runs import FIT, ROOT, Job, Run
 from .store import RunStore
 
 RESULTS = ROOT / "experiments" / "results"
@@ -122,8 +122,12 @@ def output_dir(study: Study, quick: bool, out: Path | None = None) -> Path:
 
 def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, workers: int = 1,
               out: Path | None = None, backend: str = "local", address: str | None = None,
-              progress: bool = True) -> dict[str, int]:
-    """Run every run of the study that the store does not hold yet; return counts of run and skipped runs."""
+              progress: bool = True, populations: bool = False) -> dict[str, int]:
+    """Run every run of the study that the store does not hold yet; return counts of run and skipped runs.
+
+    With ``populations``, the missing seeds of each point train at once as one ``PopulationClassifier`` where the
+    network allows it (see ``plan``); every seed is still stored as its own run.
+    """
     root = output_dir(study, quick, out)
     store = RunStore(root)
     runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
@@ -133,29 +137,68 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
         labels = [run.label for run in runs if run.key in duplicated]
         raise ValueError(f"study {study.name!r} declares identical runs: {labels}")
     missing = [run for run in runs if not store.has(run)]
+    jobs = plan(missing, populations)
     print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing)} already "
-          f"in {store.folder}, {len(missing)} to run", flush=True)
-    outcomes = _backend(backend, missing, workers, address)
+          f"in {store.folder}, {len(missing)} to run as {len(jobs)} job(s)", flush=True)
+    outcomes = _backend(backend, jobs, workers, address)
     bar = _progress(len(missing), study.name, progress)
     try:
-        for run, result, seconds in outcomes:
-            store.put(run, result, seconds, study.name)
-            bar.set_postfix_str(f"{run.label} {seconds:.0f}s")
-            bar.update()
+        for job, result, seconds in outcomes:
+            for run, run_result in split(job, result):
+                provenance = None if job.seeds is None else {"seeds": list(job.seeds), "seconds": seconds}
+                store.put(run, run_result, seconds / len(job.members), study.name, population=provenance)
+            bar.set_postfix_str(f"{job.label} {seconds:.0f}s")
+            bar.update(len(job.members))
     finally:
         bar.close()
     return {"ran": len(missing), "skipped": len(runs) - len(missing)}
 
 
-def _backend(name: str, runs: list[Run], workers: int, address: str | None) -> Iterable[backends.Outcome]:
-    if not runs:
+def plan(runs: Sequence[Run], populations: bool) -> list[Job]:
+    """The jobs that execute ``runs``: one each, or with ``populations`` one population job for every group of
+    ``fit`` runs whose configs differ only in ``seed_everything`` and whose network ``vmap`` can batch (others,
+    like the GRU, stay separate runs)."""
+    if not populations:
+        return [Job.of(run) for run in runs]
+    from lightning_modules.population import population_config
+
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        rest = {k: v for k, v in run.config.items() if k != "seed_everything"}
+        poolable = run.task == FIT and "seed_everything" in run.config
+        groups.setdefault(json.dumps(rest, sort_keys=True) if poolable else run.key, []).append(run)
+    jobs = []
+    for group in groups.values():
+        seeds = tuple(int(run.config.get("seed_everything", 0)) for run in group)
+        config = None
+        if len(group) > 1 and group[0].task == FIT:
+            try:
+                config = population_config(group[0].config, seeds)
+            except ValueError:  # a network vmap cannot batch, or not a Classifier: separate runs
+                config = None
+        jobs += [Job(FIT, config, tuple(group), seeds)] if config else [Job.of(run) for run in group]
+    return jobs
+
+
+def split(job: Job, result: dict[str, Any]) -> list[tuple[Run, dict[str, Any]]]:
+    """Each run of a finished job with its own result, under a single run's metric names."""
+    if job.seeds is None:
+        return [(job.members[0], result)]
+    from lightning_modules.population import member_results
+
+    per_seed = member_results(result, job.seeds)
+    return [(run, per_seed[seed]) for run, seed in zip(job.members, job.seeds)]
+
+
+def _backend(name: str, jobs: list[Job], workers: int, address: str | None) -> Iterable[backends.Outcome]:
+    if not jobs:
         return iter(())
     if name == "local":
-        return backends.local(runs, workers)
+        return backends.local(jobs, workers)
     if name == "ray":
         from . import ray_backend
 
-        return ray_backend.run(runs, address)
+        return ray_backend.run(jobs, address)
     raise ValueError(f"backend={name!r} is invalid: allowed 'local' or 'ray'")
 
 

@@ -49,6 +49,31 @@ class Run:
         return " ".join(f"{k}={v}" for k, v in self.tags.items())
 
 
+@dataclass(frozen=True)
+class Job:
+    """What a backend executes: a task on a config, producing the results of one run or of several.
+
+    A plain job is one run. A population job trains the seeds of several runs at once (``PopulationClassifier``);
+    ``seeds[k]`` is the seed of ``members[k]``, whose result is split out of the job's result.
+    """
+
+    task: str
+    config: dict[str, Any]
+    members: tuple[Run, ...]
+    seeds: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, run: Run) -> Job:
+        return cls(run.task, run.config, (run,))
+
+    @property
+    def label(self) -> str:
+        if self.seeds is None:
+            return self.members[0].label
+        tags = {k: v for k, v in self.members[0].tags.items() if k != "seed"}
+        return " ".join(f"{k}={v}" for k, v in tags.items()) + f" seeds={list(self.seeds)}"
+
+
 def load_config(*paths: str | Path) -> dict[str, Any]:
     """LightningCLI configs merged like repeated ``--config`` (later files win; mappings merge, lists replace).
 

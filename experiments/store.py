@@ -40,12 +40,16 @@ class RunStore:
         except json.JSONDecodeError as err:
             raise ValueError(f"stored run {path} is not valid JSON ({err}); delete it to run it again") from err
 
-    def put(self, run: Run, result: dict[str, Any], seconds: float, study: str) -> dict[str, Any]:
-        """Record a finished run and return the record."""
+    def put(self, run: Run, result: dict[str, Any], seconds: float, study: str,
+            population: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record a finished run and return the record; ``population`` says which seeds it trained with, if it
+        was a member of a population job (``seconds`` is then its share of the job's time)."""
         record = {"key": run.key, "study": study, "tags": run.tags, "task": run.task, "config": run.config,
                   "result": result, "seconds": round(seconds, 3),
                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": platform.machine(), "python": platform.python_version()}
+        if population is not None:
+            record["population"] = population
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text(self.path(run), json.dumps(record, indent=1))
         return record

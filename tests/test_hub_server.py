@@ -150,6 +150,6 @@ def test_publish_with_a_refused_token_exits_with_one_line(tmp_path, cache):
         server.shutdown()
         server.server_close()
         thread.join()
-    assert run.returncode == 1
+    assert run.returncode == 5
     assert run.stderr.strip().splitlines()[-1] == ("error: the Hub refused the token for someone/mnist1d (HTTP 401): "
                                                    "use a token with write access to that namespace")

@@ -149,3 +149,28 @@ def test_command_line_lists_the_studies_and_refuses_unknown_ones():
     unknown = subprocess.run([sys.executable, "-m", "experiments", "run", "nope"], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
     assert unknown.returncode == 2 and "invalid choice: 'nope'" in unknown.stderr
+
+
+def test_populations_train_a_points_seeds_at_once_and_store_each_seed(tmp_path):
+    """Seeds that differ only in ``seed_everything`` become one population job; each seed is stored under its
+    separate run's key with the single run's metric names. Linear layers give the separate runs' numbers bit for
+    bit; networks vmap cannot batch (the GRU) stay separate runs."""
+    from experiments.runner import plan
+    from experiments.table1 import Table1
+
+    jobs = plan(Table1().runs(quick=True, seeds=[0, 1, 2]), populations=True)
+    populations = {job.members[0].tags["model"] for job in jobs if job.seeds is not None}
+    assert populations == {"logistic", "mlp", "cnn"}
+    assert all(len(job.members) == 1 for job in jobs if job.members[0].tags["model"] == "gru")
+
+    separate, pooled = tmp_path / "separate", tmp_path / "pooled"
+    run_study(Tiny(), workers=1, out=separate, progress=False)
+    assert run_study(Tiny(), workers=1, out=pooled, progress=False, populations=True) == {"ran": 4, "skipped": 0}
+    records = {k: json.loads(v) for k, v in stored(pooled).items()}
+    assert set(records) == set(stored(separate)) and all(r["population"]["seeds"] == [0, 1] for r in records.values())
+    for key, record in records.items():
+        expected = json.loads(stored(separate)[key])["result"]["history"]
+        assert [row.keys() for row in record["result"]["history"]] == [row.keys() for row in expected]
+        for got, want in zip(record["result"]["history"], expected):
+            # equal up to float rounding: vmap reduces in another order (and a population's error is 1 - acc)
+            assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
