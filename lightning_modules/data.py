@@ -225,11 +225,6 @@ class MNIST1DDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self._splits: dict[str, Batch] = {}
 
-    @property
-    def splits(self) -> dict[str, Batch]:
-        """Read-only view of the internal splits, kept for callers not yet moved to ``split(name)``."""
-        return dict(self._splits)
-
     # building and loading ---------------------------------------------------------------------------------
     def prepare_data(self) -> None:
         """Fill the Hugging Face cache from ``source`` (once per machine); keeps no state, as Lightning runs it
