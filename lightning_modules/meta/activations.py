@@ -40,12 +40,14 @@ class LearnedActivation(nn.Module):
             global random stream is left untouched).
         weights: a file to load the weights from: a state dict saved with ``torch.save(module.state_dict())``
             or a ``MetaActivation`` checkpoint (``lightning_logs/.../*.ckpt``).
+        trainable: False freezes ``g`` (no gradients, so no optimizer moves it): the learned function used as a
+            fixed activation in another network, as the paper transferred it.
     """
 
     draws_noise = True  # forward takes a generator to draw its hidden noise from
 
     def __init__(self, hidden_size: int = 100, scale: float = 0.2, noise: float = 0.1, init_seed: int = 0,
-                 weights: str | Path | None = None) -> None:
+                 weights: str | Path | None = None, trainable: bool = True) -> None:
         super().__init__()
         if hidden_size < 1:
             raise ValueError(f"hidden_size={hidden_size!r} is invalid: allowed an integer >= 1")
@@ -55,6 +57,7 @@ class LearnedActivation(nn.Module):
             self.fc1, self.fc2 = nn.Linear(1, hidden_size), nn.Linear(hidden_size, 1)
         if weights is not None:
             self.load_state_dict(load_activation_weights(weights))
+        self.requires_grad_(trainable)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         h = torch.tanh(self.fc1(x.reshape(-1, 1)))
