@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 
 from mnist1d_hf.config import require
 
 from .activations import LearnedActivation
+from .history import OuterStepHistory
 from .inner import activation_inner_run
 
 
-class MetaActivation(L.LightningModule):
+class MetaActivation(OuterStepHistory):
     """The weights of ``activation`` (``elu(x) + scale * g(x)``, see ``LearnedActivation``) are the only
     trainable parameters.
 
@@ -48,7 +48,6 @@ class MetaActivation(L.LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.activation = LearnedActivation(activation_hidden, activation_scale, noise, activation_init_seed)
-        self.history: list[dict[str, float]] = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.activation.parameters(), lr=self.hparams.outer_lr)
@@ -77,11 +76,4 @@ class MetaActivation(L.LightningModule):
         record = {"meta/loss": meta_loss.item(), "meta/test_acc": run.test_acc, "meta/grad_norm": norm.item(),
                   "meta/grad_norm_raw": raw_norm.item(), "meta/mean_inner_loss": run.losses.mean().item(),
                   "meta/final_inner_loss": run.losses[-1].item()}
-        self.history.append({"step": self.global_step - 1, **record})
-        self.log_dict(record, on_step=True, on_epoch=False, prog_bar=False)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["meta_history"] = list(self.history)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = list(checkpoint.get("meta_history", []))
+        self.record_outer_step(record)

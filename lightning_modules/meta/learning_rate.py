@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 from torch import nn
 
 from mnist1d_hf.config import require
 
+from .history import OuterStepHistory
 from .inner import learning_rate_inner_run, seeded_inner_mlp
 
 
-class MetaLearningRate(L.LightningModule):
+class MetaLearningRate(OuterStepHistory):
     """The scalar inner learning rate is the only trainable parameter.
 
     Every outer step trains the tanh MLP ``input_size -> hidden_size -> classes`` from the same ``theta0``
@@ -43,7 +43,6 @@ class MetaLearningRate(L.LightningModule):
         self.theta_names = list(theta0)
         for name, value in theta0.items():
             self.register_buffer(self._buffer(name), value)
-        self.history: list[dict[str, float]] = []
 
     @staticmethod
     def _buffer(name: str) -> str:
@@ -73,11 +72,4 @@ class MetaLearningRate(L.LightningModule):
         optimizer.step()
         record |= {"meta/lr_next": self.inner_lr.item(), "meta/mean_inner_loss": meta_loss.item(),
                    "meta/final_inner_loss": losses[-1].item()}
-        self.history.append({"step": self.global_step - 1, **record})
-        self.log_dict(record, on_step=True, on_epoch=False, prog_bar=False)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["meta_history"] = list(self.history)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = list(checkpoint.get("meta_history", []))
+        self.record_outer_step(record)
