@@ -108,6 +108,15 @@ def verdict_over_seeds(per_seed: Sequence[bool], median_holds: bool) -> bool | N
     return None if median_holds else False
 
 
+def first_dead(result: dict[str, Any], layers: Sequence[str]) -> float:
+    """Mean dead fraction of ``layers`` at the first validation pass that logged it (nan if none did)."""
+    for row in result.get("history", []):
+        values = [row.get(f"val/dead_fraction/{name}") for name in layers]
+        if all(v is not None for v in values):
+            return statistics.fmean(values)
+    return math.nan
+
+
 def pearson(a: Sequence[float], b: Sequence[float]) -> float:
     """Pearson correlation (nan when either side is constant or fewer than 3 points)."""
     if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
@@ -187,15 +196,18 @@ class Guillotine(Study):
         return "\n".join(lines)
 
     def dead_units_note(self, results: Results) -> str:
-        """The deep projector's seed dependence against its dead units: conv2 and conv3, across seeds."""
+        """The deep projector's seed dependence against its dead units: conv2 and conv3, across seeds, and when
+        the units died (the first validation, after 10 epochs, against the end)."""
         records = results.select(variant="deep_projector")
         dead = [100 * (r["result"]["dead"][2] + r["result"]["dead"][3]) / 2 for r in records]
+        early = [100 * first_dead(r["result"], ("conv2", "conv3")) for r in records]
         accuracy = [(linear(r["result"])[2] + linear(r["result"])[3]) / 2 for r in records]
         rho = pearson(dead, accuracy)
-        pairs = ", ".join(f"seed {r['tags']['seed']}: {d:.0f}% dead, {a:.1f}%"
-                          for r, d, a in zip(records, dead, accuracy))
+        pairs = ", ".join(f"seed {r['tags']['seed']}: {d:.0f}% dead ({e:.0f}% at the first validation), {a:.1f}%"
+                          for r, d, e, a in zip(records, dead, early, accuracy))
         return (f"Deep projector, conv2 and conv3 (mean of the two layers) across {len(records)} seeds: dead units "
-                f"vs linear-probe accuracy, Pearson r = {rho:.2f} ({pairs}).")
+                f"at the end vs linear-probe accuracy, Pearson r = {rho:.2f} ({pairs}). The projector output is "
+                f"linear (no ReLU), so it has no dead units by construction.")
 
     def claims(self, results: Results, quick: bool) -> list[Claim]:
         claims = []
