@@ -110,9 +110,12 @@ def test_table_reports_medians_ranges_dead_units_and_the_dead_unit_correlation()
     for s, (dead, acc) in enumerate([(0.0, 82.0), (0.5, 60.0), (0.9, 40.0)]):
         curve = PAPER["deep_projector"][:2] + [acc, acc] + PAPER["deep_projector"][4:]
         records.append(record("deep_projector", 10 + s, curve, dead=[0.0, 0.0, dead, dead, 0, 0, 0, 0]))
+    records[-1]["result"]["history"] = [{"step": 400, "val/dead_fraction/conv2": 0.8,
+                                         "val/dead_fraction/conv3": 0.6}]
     text = Guillotine().table(Results(records), quick=False)
     assert "| 3 | 82.1 [82.1, 82.1] (conv3) | 82.1 |" in text
     assert "Pearson r = -1.00" in text
+    assert "seed 12: 90% dead (70% at the first validation), 40.0%" in text
     assert "| deep_projector |" in text and "| 2 |" in text
 
 
