@@ -181,3 +181,23 @@ def assert_identical(expected: RunResult, resumed: RunResult,
     assert resumed.metrics, "the resumed run logged nothing"
     for key, value in resumed.metrics.items():
         assert expected.metrics.get(key) == value, f"metric {key}: {expected.metrics.get(key)} != {value}"
+
+
+def kill_sweep_after_first_run(command: list[str], store: Path, cwd: Path, env: dict[str, str],
+                               timeout: float = 300) -> dict[str, str]:
+    """Start a study sweep (``command``) in its own process group, SIGKILL the whole group (driver and workers)
+    as soon as a first run is stored in ``store/runs/``, and return the stored files' contents by name."""
+    log = cwd / "killed_sweep.log"
+    with open(log, "w") as stderr:
+        sweep = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=stderr)
+        try:
+            deadline = time.monotonic() + timeout
+            while not list((store / "runs").glob("*.json")):
+                assert sweep.poll() is None, f"the sweep ended before storing a run: {log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"no run stored within {timeout} s: {log.read_text()[-3000:]}"
+                time.sleep(0.1)
+        finally:
+            os.killpg(sweep.pid, signal.SIGKILL)
+            sweep.wait()
+    return {p.name: p.read_text() for p in sorted((store / "runs").glob("*.json"))}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from resume_helpers import kill_sweep_after_first_run
 
 from experiments.ray_backend import LOOPBACK_ONLY
 from experiments.runner import run_study
@@ -92,17 +92,8 @@ DRIVER = textwrap.dedent("""
 def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
     out = tmp_path / "store"
     script = DRIVER.format(tests=str(TESTS), root=str(ROOT), out=str(out), address=cluster)
-    driver = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=ENV, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
-    try:
-        deadline = time.monotonic() + 300
-        while not list((out / "runs").glob("*.json")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-    before = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
-    assert 1 <= len(before) <= 4, (tmp_path / "driver.log").read_text()[-3000:]
+    before = kill_sweep_after_first_run([sys.executable, "-c", script], out, tmp_path, ENV)
+    assert 1 <= len(before) <= 4
 
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True,
                           timeout=600)

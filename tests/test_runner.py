@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from resume_helpers import kill_sweep_after_first_run
 
 from experiments import backends
 from experiments.backends import RunFailed
@@ -120,16 +119,7 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "1",
                "--no-progress", "--out", str(tmp_path)]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while not list((tmp_path / "runs").glob("*.json")) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        os.killpg(sweep.pid, signal.SIGKILL)
-        sweep.wait()
-    before = stored(tmp_path)
+    before = kill_sweep_after_first_run(command, tmp_path, tmp_path, env, timeout=240)
     assert 1 <= len(before) < 8
     assert not list((tmp_path / "runs").glob("*.tmp*"))  # nothing half-written
 
