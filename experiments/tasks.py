@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
+
 
 class MetricHistory(L.Callback):
     """Every scalar metric after each validation pass and at the end of fit, by global step."""
@@ -56,7 +58,11 @@ def build(config: dict[str, Any]):
 
     for name in ("lightning.pytorch", "lightning.fabric"):  # one line per run is plenty: the progress bar's
         logging.getLogger(name).setLevel(logging.WARNING)
-    cli = build_cli(config, run=False)
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the config is the whole command line: not the driver's options
+    try:
+        cli = build_cli(config, run=False)
+    finally:
+        sys.argv = argv
     cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, SaveConfigCallback)]
     return cli
 
