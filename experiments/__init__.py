@@ -13,7 +13,10 @@ STUDIES = {
     "per_class": "experiments.per_class:PerClass",
     "pooling": "experiments.pooling:Pooling",
     "double_descent": "experiments.double_descent:DoubleDescent",
+    "lottery": "experiments.lottery:Lottery",
     "guillotine": "experiments.guillotine:Guillotine",
+    "metalearning": "experiments.metalearning:MetaLearning",
+    "metalearning_transfer": "experiments.metalearning_transfer:MetaLearningTransfer",
 }
 
 

@@ -503,18 +503,30 @@ def test_the_lottery_config_builds_and_runs_through_the_cli(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_lottery_experiment_reproduces_the_accuracy_and_adjacency_claims(tmp_path):
-    """The full experiment (about 30 min on one thread). Asserts what reproduces (README, Lottery tickets); the
-    shuffled-input claim does not reproduce in this setup and is reported, not asserted."""
-    from experiments.lottery import claims, main
+def test_the_lottery_study_reproduces_its_committed_report(tmp_path):
+    """The full lottery study (searches and section F's analysis, 3 trials; about an hour on one busy thread)
+    into a fresh folder: every cell of the table and every adjacency value within a point (0.001) of the committed
+    store's, and every claim with the committed verdict."""
+    import json
 
-    summary = main(["--out", str(tmp_path), "--work-dir", str(tmp_path / "work")])
-    ticket, random, _ = claims(summary, "final")
-    assert ticket["holds_everywhere"]  # >= 4 points over dense at every sparsity of 85-95%
-    assert random["holds_on_mean"]
-    band = summary["band_rounds"]
-    assert all(g <= 0 for i, g in zip(band, random["band_gain"]) if summary["sparsity"][i] >= 0.91)
-    assert min(summary["final"]["band_gain"]["shuffled"]) >= 4  # a search on shuffled inputs finds tickets too
-    headline = summary["adjacency_by_round"][summary["headline_round"]]
-    enrichment = {c: s["p_adjacent3"] / s["density"] ** 3 for c, s in headline.items()}
-    assert summary["adjacency_ratio"] >= 2 and enrichment["ticket"] >= 5 * enrichment["random"]
+    from experiments.lottery import Lottery, adjacency_stats, table_cells
+    from experiments.runner import RESULTS, collect, report, run_study
+
+    committed = json.loads((RESULTS / "lottery" / "results.json").read_text())
+    if committed.get("missing"):
+        pytest.skip("the committed lottery store is incomplete")
+    lottery = Lottery(artifacts=tmp_path / "artifacts")
+    run_study(lottery, workers=1, out=tmp_path, progress=False)
+    report(lottery, out=tmp_path)
+    fresh, _ = collect(lottery, out=tmp_path)
+    stored, _ = collect(Lottery())
+    for row, cells in table_cells(stored).items():
+        for name, values in cells.items():
+            again = table_cells(fresh)[row][name]
+            assert len(again) == len(values)
+            assert np.mean(again or [0]) == pytest.approx(np.mean(values or [0]), abs=1.0), (row, name)
+    for kind, windows in adjacency_stats(stored).items():
+        for window, values in windows.items():
+            assert adjacency_stats(fresh)[kind][window] == pytest.approx(values, abs=1e-3)
+    verdicts = [c["verdict"] for c in json.loads((tmp_path / "results.json").read_text())["claims"]]
+    assert verdicts == [c["verdict"] for c in committed["claims"]]
