@@ -157,6 +157,12 @@ def test_threshold_claims_fail_when_mse_interpolates_at_n_or_never():
         assert only(claims, "near N (").verdict == HOLDS
 
 
+def test_a_verdict_on_a_partly_run_curve_names_the_missing_widths():
+    claims = dd.check_claims({"mlp_clean": dd.shape_of(PAPER_CLEAN)}, missing={"mlp_clean": [104]})
+    assert all(c.verdict.endswith("(partial grid, not run: mlp_clean [104])") for c in claims)
+    assert all(c.verdict.startswith(HOLDS) for c in claims)
+
+
 # end to end --------------------------------------------------------------------------------------------------
 def test_quick_protocol_end_to_end(tmp_path):
     study = dd.DoubleDescent()
