@@ -116,8 +116,20 @@ class Study:
 
 
 def output_dir(study: Study, quick: bool, out: Path | None = None) -> Path:
+    """``out``, or ``experiments/results/<study>/`` (``quick/`` under it for the quick protocol)."""
     root = Path(out) if out is not None else RESULTS / study.name
     return root / "quick" if quick and out is None else root
+
+
+def declared_runs(study: Study, quick: bool, seeds: Sequence[int] | None) -> list[Run]:
+    """The study's runs for ``seeds`` (default: its own seeds, or its quick seeds); no two may be identical."""
+    runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
+    keys = [run.key for run in runs]
+    duplicated = {k for k in keys if keys.count(k) > 1}
+    if duplicated:
+        labels = [run.label for run in runs if run.key in duplicated]
+        raise ValueError(f"study {study.name!r} declares identical runs: {labels}")
+    return runs
 
 
 def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, workers: int = 1,
@@ -128,14 +140,8 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
     With ``populations``, the missing seeds of each point train at once as one ``PopulationClassifier`` where the
     network allows it (see ``plan``); every seed is still stored as its own run.
     """
-    root = output_dir(study, quick, out)
-    store = RunStore(root)
-    runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
-    keys = [run.key for run in runs]
-    duplicated = {k for k in keys if keys.count(k) > 1}
-    if duplicated:
-        labels = [run.label for run in runs if run.key in duplicated]
-        raise ValueError(f"study {study.name!r} declares identical runs: {labels}")
+    store = RunStore(output_dir(study, quick, out))
+    runs = declared_runs(study, quick, seeds)
     missing = [run for run in runs if not store.has(run)]
     jobs = plan(missing, populations)
     print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing)} already "
@@ -212,9 +218,8 @@ def collect(study: Study, quick: bool = False, seeds: Sequence[int] | None = Non
             out: Path | None = None) -> tuple[Results, list[Run]]:
     """The stored records of the protocol's runs, and the runs not in the store."""
     store = RunStore(output_dir(study, quick, out))
-    runs = study.runs(quick, list(seeds) if seeds else list(study.quick_seeds if quick else study.seeds))
     records, missing = [], []
-    for run in runs:
+    for run in declared_runs(study, quick, seeds):
         record = store.get(run)
         if record is None:
             missing.append(run)
