@@ -233,7 +233,8 @@ class MetaLearning(Study):
 
     def table(self, results: Results, quick: bool) -> str:
         lines = ["## Learning rate (Fig. 5)", "",
-                 "The rate the inner run used at outer step k (after k updates); seed 0 is the paper's theta0.", ""]
+                 "The rate after the update of outer step k (0-based; k + 1 updates), as the reference prints it; seed 0 is "
+                 "the paper's theta0.", ""]
         lines += lr_table(results)
         history, finished = self.activation_history(results, quick)
         lines += ["", "## Activation function (Fig. 6)", ""]
@@ -319,11 +320,9 @@ def lr_histories(results: Results) -> dict[float, dict[int, list[dict[str, float
     return out
 
 
-def rate_at(history: list[dict[str, float]], step: int) -> float:
-    """The rate the inner run of outer step ``step`` used (``step`` updates after the start)."""
-    if step < len(history):
-        return history[step]["meta/lr"]
-    return history[-1]["meta/lr_next"] if step == len(history) else math.nan
+def rate_after(history: list[dict[str, float]], step: int) -> float:
+    """The rate after the update of outer step ``step`` (0-based), as the reference prints it."""
+    return history[step]["meta/lr_next"] if step < len(history) else math.nan
 
 
 def converged(history: list[dict[str, float]]) -> float:
@@ -337,8 +336,8 @@ def lr_table(results: Results) -> list[str]:
     for init, printed in PAPER_LR.items():
         runs = histories.get(init, {})
         for step, paper in printed.items():
-            seed0 = f"{rate_at(runs[0], step):.4f}" if 0 in runs else "—"
-            others = ", ".join(f"{rate_at(h, step):.4f}" for s, h in sorted(runs.items()) if s != 0) or "—"
+            seed0 = f"{rate_after(runs[0], step):.4f}" if 0 in runs else "—"
+            others = ", ".join(f"{rate_after(h, step):.4f}" for s, h in sorted(runs.items()) if s != 0) or "—"
             lines.append(f"| {init} | {step} | {seed0} | {paper} | {others} |")
     lines += ["", "| init | seed | converged rate (after 50 updates) | mean inner loss | final inner loss |",
               "|---|---|---|---|---|"]
@@ -472,9 +471,9 @@ def lr_figure(histories: dict[float, dict[int, list[dict[str, float]]]], out: Pa
             rates = [r["meta/lr"] for r in history] + [converged(history)]
             ax.plot(range(len(rates)), rates, color=color, lw=2 if seed == 0 else 1, alpha=1 if seed == 0 else 0.5,
                     label=f"from {init}, theta0 seed {seed}")
-        ax.plot(list(PAPER_LR[init]), list(PAPER_LR[init].values()), "k.", ms=8,
+        ax.plot([k + 1 for k in PAPER_LR[init]], list(PAPER_LR[init].values()), "k.", ms=8,
                 label="paper (printed)" if init == INITS[0] else None)
-    ax.set(xlabel="outer step", ylabel="inner learning rate", title="Metalearning the learning rate (Fig. 5)")
+    ax.set(xlabel="outer updates", ylabel="inner learning rate", title="Metalearning the learning rate (Fig. 5)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
