@@ -71,7 +71,7 @@ CLEARLY = 1.0  # "hurts it clearly more": at least this many points more
 VANISHES = 0.5  # the ticket's advantage "vanishes": at most this many points over dense
 
 FULL = {"search_steps": 1001, "score_at_step": 1000, "search_eval_every": 91, "stride": SEARCH_STRIDE,
-        "analysis_steps": 500, "analysis_eval_every": 100}
+        "analysis_steps": 1500, "analysis_eval_every": 100}
 QUICK = {"search_steps": 30, "score_at_step": 20, "search_eval_every": 10, "stride": 45,
          "analysis_steps": 60, "analysis_eval_every": 20}
 
@@ -422,7 +422,7 @@ class Lottery(Study):
     stops at step 1001 instead of 1501 (steps after the scored step 1000 do not change the masks; the search's
     per-round accuracies are therefore at step 1001). Analysis of the 91.9% ticket with section F's protocol,
     REDUCED in length: new data (seed 43, 4000/1000), batch 500, Adam 2e-2, evaluation every 100 steps, but
-    500 steps instead of 6000; dense, ticket and random mask (same layerwise sparsity, uniformly random) from
+    1500 steps instead of 6000; dense, ticket and random mask (same layerwise sparsity, uniformly random) from
     theta0, dense also from a fresh init (torch seed 42 + t, the notebook's dense); columns shuffled
     (`np.random.seed(0); permutation(40)`), flipped, chunks (20:30, 30:40, 0:10, 10:20); reinit: ticket and
     random masks on the fresh init. Final test accuracy (%), mean ± sample std over 3 trials."""
@@ -446,10 +446,12 @@ class Lottery(Study):
         searches = {t: search_config(t, protocol, self._artifacts(quick)) for t in seeds}
         runs = [Run({"stage": "search", "seed": t}, searches[t], SEARCH_TASK) for t in seeds]
         cells = []  # the most telling cells first, every trial of a cell together: a cut sweep leaves whole cells
-        for columns in ("new", "shuffled", "flipped", "chunks"):
+        for columns in ("new", "shuffled", "flipped", "reinit", "chunks"):  # reinit: fresh init, new data
+            if columns == "reinit":
+                cells += [("ticket", "fresh", "new"), ("random", "fresh", "new")]
+                continue
             cells += [("ticket", "theta0", columns), ("dense", "theta0", columns), ("dense", "fresh", columns),
                       ("random", "theta0", columns)]
-        cells += [("ticket", "fresh", "new"), ("random", "fresh", "new")]
         for model, init, columns in cells:
             for t in seeds:
                 config = analysis_config(searches[t], t, model, init, columns, protocol)
