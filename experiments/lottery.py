@@ -71,7 +71,7 @@ CLEARLY = 1.0  # "hurts it clearly more": at least this many points more
 VANISHES = 0.5  # the ticket's advantage "vanishes": at most this many points over dense
 
 FULL = {"search_steps": 1001, "score_at_step": 1000, "search_eval_every": 91, "stride": SEARCH_STRIDE,
-        "analysis_steps": 1500, "analysis_eval_every": 100}
+        "analysis_steps": 1000, "analysis_eval_every": 100}
 QUICK = {"search_steps": 30, "score_at_step": 20, "search_eval_every": 10, "stride": 45,
          "analysis_steps": 60, "analysis_eval_every": 20}
 
@@ -422,7 +422,7 @@ class Lottery(Study):
     stops at step 1001 instead of 1501 (steps after the scored step 1000 do not change the masks; the search's
     per-round accuracies are therefore at step 1001). Analysis of the 91.9% ticket with section F's protocol,
     REDUCED in length: new data (seed 43, 4000/1000), batch 500, Adam 2e-2, evaluation every 100 steps, but
-    1500 steps instead of 6000; dense, ticket and random mask (same layerwise sparsity, uniformly random) from
+    1000 steps instead of 6000; dense, ticket and random mask (same layerwise sparsity, uniformly random) from
     theta0, dense also from a fresh init (torch seed 42 + t, the notebook's dense); columns shuffled
     (`np.random.seed(0); permutation(40)`), flipped, chunks (20:30, 30:40, 0:10, 10:20); reinit: ticket and
     random masks on the fresh init. Final test accuracy (%), mean ± sample std over 3 trials."""
