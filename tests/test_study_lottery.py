@@ -26,7 +26,7 @@ from experiments.lottery import (
     search_config,
     section_f_claims,
 )
-from experiments.runner import FAILS, HOLDS, PARTLY, report, run_study
+from experiments.runner import FAILS, HOLDS, PARTLY, Results, report, run_study
 from lightning_modules import MNIST1DDataModule
 from lightning_modules.data import position_permutation
 
@@ -167,3 +167,16 @@ def test_the_quick_study_end_to_end(tmp_path):
     torch.save(found, artifact_folder(config) / "ticket.pt")
     with pytest.raises(ValueError, match=r"lacks \['net.readout.bias'\]"):
         retrain(analysis_config(config, 0, "ticket", "theta0", "new", QUICK))
+
+
+def test_the_search_claim_needs_a_four_point_gain():
+    def searches(dense, ticket):
+        adjacency_values = {kind: {str(w): v for w, v in PAPER_ADJACENCY[kind].items()} for kind in PAPER_ADJACENCY}
+        return Results([{"tags": {"stage": "search", "seed": seed},
+                         "result": {"history": [{"final": dense}, {"final": ticket}], "adjacency": adjacency_values}}
+                        for seed in (0, 1)])
+
+    first = Lottery().claims(searches(0.656, 0.75), quick=False)[0]
+    assert first.claim.startswith("Search") and first.verdict == HOLDS and "+9.4" in first.measured
+    assert Lottery().claims(searches(0.656, 0.69), quick=False)[0].verdict == FAILS
+    assert Lottery().claims(searches(0.656, 0.75), quick=True)[0].verdict.startswith("n/a")
