@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in STUDIES:
             s = study(name)
             results, missing = collect(s)
-            print(f"{name:16s} {len(results):4d}/{len(results) + len(missing):<4d} runs stored  {s.title}")
+            print(f"{name:22s} {len(results):4d}/{len(results) + len(missing):<4d} runs stored  {s.title}")
         return 0
     chosen = study(args.study)
     if args.command == "run":
