@@ -288,26 +288,51 @@ class MetaLearning(Study):
         return claims
 
     def figures(self, results: Results, out: Path) -> list[str]:
-        quick = out.name == "quick"
+        quick = self.is_quick(results)
         names = [lr_figure(lr_histories(results), out)]
         history, finished = self.activation_history(results, quick)
         if history:
             names.append(trajectory_figure(history, finished, out))
         evaluations = {name: rows[0]["result"] for name in EVALUATED
                        if (rows := results.select(part="evaluation", activation=name))}
+        if history and not finished and not quick:  # the function so far, from the running run's checkpoint
+            evaluations[f"learned so far (step {len(history)} of 301)"] = {"curve": checkpoint_curve()}
         if evaluations:
             names += [functions_figure(evaluations, out), baselines_figure(evaluations, out)]
         return names
 
+    def is_quick(self, results: Results) -> bool:
+        """Whether the records are of the quick protocol (figures are not told)."""
+        quick_keys = {run.key for run in self.runs(True, self.quick_seeds)}
+        return any(record["key"] in quick_keys for record in results.records)
+
 
 EVALUATED = (*BASELINE_NAMES, "reference piecewise", "learned", "fitted piecewise")
+
+
+def checkpoint_path(run: Run) -> Path:
+    return ROOT / ARTIFACTS / run.key / "checkpoints" / "last.ckpt"
+
+
+def checkpoint_curve() -> dict[str, list[float]]:
+    """The learned function (without noise) on [-5, 5] with the weights the running activation run checkpointed."""
+    import torch
+
+    from lightning_modules.meta import LearnedActivation
+
+    hp = activation_config(False)["model"]["init_args"]
+    module = LearnedActivation(hp["activation_hidden"], hp["activation_scale"], hp["noise"],
+                               weights=checkpoint_path(activation_run(False)))
+    grid = torch.linspace(-5, 5, 201)
+    with torch.no_grad():
+        return {"x": grid.tolist(), "y": module(grid).tolist()}
 
 
 def checkpoint_history(run: Run) -> list[dict[str, float]]:
     """The outer steps a still-running activation run has checkpointed (empty if none)."""
     import torch
 
-    path = ROOT / ARTIFACTS / run.key / "checkpoints" / "last.ckpt"
+    path = checkpoint_path(run)
     if not path.is_file():
         return []
     return list(torch.load(path, map_location="cpu", weights_only=False).get("meta_history", []))
@@ -517,10 +542,11 @@ def functions_figure(evaluations: dict[str, dict[str, Any]], out: Path) -> str:
     ax = fig.subplots()
     styles = {"relu": ("tab:gray", "--"), "elu": ("tab:green", "-"), "learned": ("tab:red", "-"),
               "reference piecewise": ("k", ":"), "fitted piecewise": ("tab:purple", "--")}
+    styles |= {name: ("tab:red", "-.") for name in evaluations if name.startswith("learned so far")}
     for name, (color, style) in styles.items():
         if name in evaluations:
             curve = evaluations[name]["curve"]
-            ax.plot(curve["x"], curve["y"], style, color=color, lw=2 if name == "learned" else 1.2, label=name)
+            ax.plot(curve["x"], curve["y"], style, color=color, lw=2 if "learned" in name else 1.2, label=name)
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="x", ylabel="f(x)", xlim=(-5, 5), ylim=(-1.5, 4), title="Learned activation (Fig. 6)")
     ax.grid(alpha=0.3)
@@ -534,7 +560,7 @@ def baselines_figure(evaluations: dict[str, dict[str, Any]], out: Path) -> str:
     """Test accuracy of one inner run per activation, measured beside the paper's."""
     from matplotlib.figure import Figure
 
-    names = [n for n in EVALUATED if n in evaluations]
+    names = [n for n in EVALUATED if n in evaluations and "test_acc" in evaluations[n]]
     paper = {**PAPER_BASELINE_ACC, "reference piecewise": PAPER_REFERENCE_PIECEWISE_ACC,
              "learned": PAPER_ACTIVATION[300][1]}
     fig = Figure(figsize=(8, 4))
