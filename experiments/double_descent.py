@@ -525,17 +525,41 @@ def _cnn_claims(s: Shape, applicable: bool) -> list[Claim]:
     return claims
 
 
-def _threshold_claims(ce: Shape, mse: Shape, applicable: bool) -> list[Claim]:
-    def position(point: Point | None) -> str:
-        return "none up to the widest n" if point is None else f"{point.params:,} = {point.params / N_TRAIN:.2f} N"
+def threshold_bracket(shape: Shape) -> tuple[int, int] | None:
+    """Where the interpolation threshold can lie on this grid: (params of the last width before the first
+    zero-train width, or 0; params of the first zero-train width]. None if no width interpolates."""
+    if shape.threshold is None:
+        return None
+    at = shape.index(shape.threshold)
+    return (shape.points[at - 1].params if at else 0), shape.threshold.params
 
-    ce_at = ce.threshold.params if ce.threshold else None
-    mse_at = mse.threshold.params if mse.threshold else None
+
+def bracket_near(bracket: tuple[int, int] | None, target: float) -> bool | None:
+    """Is the threshold near ``target`` (within ``NEAR``x)? True if the whole bracket is, False if none of it is
+    (or nothing interpolates), None (partly) if the bracket straddles the band's edge."""
+    if bracket is None:
+        return False
+    low, high = bracket
+    if low >= target / NEAR and high <= target * NEAR:
+        return True
+    if high < target / NEAR or low >= target * NEAR:
+        return False
+    return None
+
+
+def _threshold_claims(ce: Shape, mse: Shape, applicable: bool) -> list[Claim]:
+    def position(shape: Shape) -> str:
+        bracket = threshold_bracket(shape)
+        if bracket is None:
+            return f"no width up to n={shape.points[-1].width} interpolates"
+        low, high = bracket
+        return (f"threshold between {low:,} and {high:,} params ({low / N_TRAIN:.2f}-{high / N_TRAIN:.2f} N); "
+                f"test-error peak at {f'{shape.peak.params:,}' if shape.peak else 'none'}")
+
     return [
         Claim.check(f"Cross-entropy (NLL): the interpolation threshold lies near N (within {NEAR:g}x of 4,000 "
-                    "params)", f"first zero train at {position(ce.threshold)}; peak at {position(ce.peak)}",
-                    "≈ N", near(ce_at, N_TRAIN), applicable),
+                    "params)", position(ce), "≈ N", bracket_near(threshold_bracket(ce), N_TRAIN), applicable),
         Claim.check(f"MSE: the interpolation threshold lies near N*K (within {NEAR:g}x of 40,000 params)",
-                    f"first zero train at {position(mse.threshold)}; peak at {position(mse.peak)}",
-                    "≈ N*K = 40,000", near(mse_at, N_TRAIN * CLASSES), applicable),
+                    position(mse), "≈ N*K = 40,000", bracket_near(threshold_bracket(mse), N_TRAIN * CLASSES),
+                    applicable),
     ]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from experiments import double_descent as dd
-from experiments.runner import FAILS, HOLDS, report, run_study
+from experiments.runner import FAILS, HOLDS, PARTLY, report, run_study
 from experiments.tasks import fit
 from lightning_modules.nets import CNN, MLP
 
@@ -108,7 +108,7 @@ def test_shape_of_the_papers_noisy_curve():
 def test_the_papers_curves_satisfy_every_claim():
     shapes = {"mlp_noisy": dd.shape_of(PAPER_NOISY), "mlp_clean": dd.shape_of(PAPER_CLEAN),
               "cnn_noisy": dd.shape_of(PAPER_CNN),
-              "mlp_mse": dd.shape_of(curve_points({w: 50.0 for w in (47, 104, 177, 300)}, {47: 30, 104: 8}))}
+              "mlp_mse": dd.shape_of(curve_points({w: 50.0 for w in (47, 135, 177, 300)}, {47: 30, 135: 8}))}
     claims = dd.check_claims(shapes)
     assert all(c.verdict == HOLDS for c in claims), [c for c in claims if c.verdict != HOLDS]
     assert len(claims) == 10
@@ -161,6 +161,15 @@ def test_a_verdict_on_a_partly_run_curve_names_the_missing_widths():
     claims = dd.check_claims({"mlp_clean": dd.shape_of(PAPER_CLEAN)}, missing={"mlp_clean": [104]})
     assert all(c.verdict.endswith("(partial grid, not run: mlp_clean [104])") for c in claims)
     assert all(c.verdict.startswith(HOLDS) for c in claims)
+
+
+def test_threshold_bracket_decides_only_what_the_grid_can_tell():
+    mse = dd.shape_of(curve_points({w: 50.0 for w in (47, 177, 300, 600)}, {47: 30, 177: 11}))
+    assert dd.threshold_bracket(mse) == (dd.mlp_params(177), dd.mlp_params(300))
+    claims = dd.check_claims({"mlp_noisy": dd.shape_of(PAPER_NOISY), "mlp_mse": mse})
+    assert only(claims, "MSE").verdict == PARTLY  # 40,543 < threshold <= 105,610 straddles 80,000
+    far = dd.shape_of(curve_points({w: 50.0 for w in (47, 177, 300, 600)}, {47: 30, 177: 11, 300: 3}))
+    assert only(dd.check_claims({"mlp_noisy": dd.shape_of(PAPER_NOISY), "mlp_mse": far}), "MSE").verdict == FAILS
 
 
 # end to end --------------------------------------------------------------------------------------------------
