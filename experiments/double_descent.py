@@ -197,7 +197,7 @@ class DoubleDescent(Study):
     keeps all 19 widths, every curve keeps 20,000 steps and 2 seeds. The main curve runs first.
 
     Landmarks: the interpolation threshold is the first width with mean train error <= 1%; the first minimum the
-    lowest test error before it; the peak the highest test error after that minimum.
+    lowest test error before it; the peak the highest test error after that minimum, if at least 1 point above it.
     """
 
     name = "double_descent"
@@ -339,6 +339,7 @@ def _paper(value: float | None, digits: int = 1, zero_from: int | None = None, w
 
 # the shape of a curve, and the claims --------------------------------------------------------------------------
 ZERO_TRAIN = 1.0  # % train error that counts as "about 0" (interpolating the noisy training set)
+PEAK_MIN_RISE = 1.0  # points above the first minimum a test-error maximum needs to count as a peak
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,7 @@ def shape_of(points: Sequence[Point]) -> Shape:
 
     threshold: the first point with train error ≤ ``ZERO_TRAIN``. minimum: the lowest test error among the points
     before the threshold (all points when none interpolates). peak: the highest test error after the minimum, if
-    it is higher. loss_peak: the same for the test loss.
+    at least ``PEAK_MIN_RISE`` points higher. loss_peak: the highest test loss after its minimum, if higher.
     """
     points = tuple(sorted(points, key=lambda p: p.width))
     threshold = next((p for p in points if p.train <= ZERO_TRAIN), None)
@@ -395,7 +396,7 @@ def shape_of(points: Sequence[Point]) -> Shape:
     minimum = min(before, key=lambda p: p.test) if before else None
     after = points[points.index(minimum) + 1:] if minimum is not None else ()
     peak = max(after, key=lambda p: p.test) if after else None
-    peak = peak if peak is not None and peak.test > minimum.test else None
+    peak = peak if peak is not None and peak.test >= minimum.test + PEAK_MIN_RISE else None
     loss_min = min(before, key=lambda p: p.loss) if before else None
     loss_after = points[points.index(loss_min) + 1:] if loss_min is not None else ()
     loss_peak = max(loss_after, key=lambda p: p.loss) if loss_after else None

@@ -105,6 +105,12 @@ def test_shape_of_the_papers_noisy_curve():
     assert (shape.minimum.width, shape.peak.width, shape.threshold.width) == (16, 47, 61)
 
 
+def test_a_rise_within_a_point_is_no_peak():
+    flat = curve_points({47: 45.0, 177: 43.1, 300: 42.9, 600: 43.4}, {47: 40, 177: 11, 300: 2.6})
+    assert dd.shape_of(flat).peak is None
+    assert dd.shape_of(curve_points({47: 45.0, 300: 42.9, 600: 44.0}, {47: 40, 300: 2.6})).peak.width == 600
+
+
 def test_the_papers_curves_satisfy_every_claim():
     shapes = {"mlp_noisy": dd.shape_of(PAPER_NOISY), "mlp_clean": dd.shape_of(PAPER_CLEAN),
               "cnn_noisy": dd.shape_of(PAPER_CNN),
