@@ -164,3 +164,18 @@ def test_unknown_activation_kind_is_named(kind):
 
     with pytest.raises(ValueError, match="kind='nope'"):
         _activation_from_spec({"kind": kind})
+
+
+def test_a_running_activation_run_is_shown_from_its_checkpoint_and_never_judged(tmp_path, monkeypatch):
+    import experiments.metalearning as metalearning
+
+    history = [{"step": k, "meta/loss": 1.35 - 0.1 * k, "meta/test_acc": 48.0 + 5 * k} for k in range(9)]
+    torch.save({"meta_history": history}, tmp_path / "last.ckpt")
+    monkeypatch.setattr(metalearning, "checkpoint_path", lambda run: tmp_path / "last.ckpt")
+    study = MetaLearning(out=tmp_path)
+    text = study.table(Results([]), quick=False)
+    assert "**In progress**: 9 of 301 outer steps" in text
+    assert "| 8 | 0.550 | 1.058 | 88.0 | 61.8 |" in text and "| 12 | — |" in text
+    assert not any("meta-loss" in c.claim for c in study.claims(Results([]), quick=False))
+    monkeypatch.setattr(metalearning, "checkpoint_path", lambda run: tmp_path / "missing.ckpt")
+    assert "The activation run is not stored yet." in study.table(Results([]), quick=False)
