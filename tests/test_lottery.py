@@ -482,7 +482,7 @@ def test_the_lottery_config_builds_and_runs_through_the_cli(tmp_path):
     assert ticket["init_args"]["pruning"] == "magnitude"
     ticket["init_args"].update(steps_per_round=20, rounds=3, prune_fraction=0.7)
     checkpoint["init_args"]["dirpath"] = str(tmp_path / "checkpoints")
-    trainer.update(max_steps=60, val_check_interval=10, logger=False)
+    trainer.update(max_steps=60, val_check_interval=10, logger=False, default_root_dir=str(tmp_path))
     threads = torch.get_num_threads()
     try:
         cli = build_cli(config, run=False)

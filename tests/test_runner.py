@@ -77,7 +77,8 @@ def test_fit_runs_are_quiet_and_single_threaded():
     assert run.config["torch_threads"] == 1
 
 
-def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path):
+def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the workers' working directory: runs must write nothing there
     one, two = tmp_path / "one", tmp_path / "two"
     assert run_study(Tiny(), seeds=[0], workers=1, out=one, progress=False) == {"ran": 2, "skipped": 0}
     first = stored(one)
@@ -88,7 +89,7 @@ def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path
     def results(root):
         return {k: json.loads(v)["result"] for k, v in stored(root).items()}
     assert results(one) == results(two) and len(results(one)) == 4
-    assert not (ROOT / "config.yaml").exists()  # runs write nothing outside the store
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # nothing outside the stores
 
 
 def test_report_reads_the_store_alone(tmp_path, monkeypatch):
