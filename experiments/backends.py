@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -31,8 +32,11 @@ def execute(task: str, config: dict[str, Any]) -> tuple[dict[str, Any], float]:
     return result, time.perf_counter() - start
 
 
-def _pin_one_thread() -> None:
+def _start_worker() -> None:
+    """One thread per worker; and no line per run for Lightning 2.6's use of a torch API that torch 2.13
+    deprecates (nothing a user can act on)."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
@@ -43,7 +47,7 @@ def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
     if workers < 1:
         raise ValueError(f"workers={workers}: expected at least 1")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pin_one_thread) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
         pending: dict[Future, Job] = {}
         queue = list(jobs)
         failures: list[tuple[Job, BaseException]] = []
