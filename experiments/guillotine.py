@@ -243,6 +243,17 @@ class Guillotine(Study):
             records = results.select(variant=variant)
             if records:
                 claims.append(self.shape_claim(variant, records, quick))
+        with_projector = [r for v in ("default", "deep_projector") for r in results.select(variant=v)]
+        if with_projector:
+            peaks = [peak(linear(r["result"])) for r in with_projector]
+            where = ", ".join(f"{r['tags']['variant']} seed {r['tags']['seed']}: {p}"
+                              for r, p in zip(with_projector, peaks))
+            inside = [p <= BACKBONE_OUTPUT for p in peaks]
+            claims.append(Claim.check(
+                "guillotine: with a projector (default and deep), the best layer is in the backbone (conv1-conv3), "
+                "not in the projector",
+                f"in {sum(inside)} of {len(inside)} runs (peak layers: {where})",
+                "default: layer 3; deep: layer 2", all(inside), not quick))
         return claims
 
     @staticmethod

@@ -51,7 +51,7 @@ def test_runs_are_seed_major_with_the_seed_in_training_and_data():
 
 def test_paper_numbers_in_every_seed_make_every_claim_hold():
     claims = Guillotine().claims(Results(paper_like()), quick=False)
-    assert len(claims) == 5
+    assert len(claims) == 6
     assert all(c.verdict == HOLDS for c in claims), claims
 
 
@@ -143,3 +143,10 @@ def test_quick_form_end_to_end(tmp_path):
     assert results["figures"] == ["guillotine.png"] and (tmp_path / "guillotine.png").stat().st_size > 0
     assert "n/a (quick protocol)" in text and "Dead units" in text
     assert run_study(study, quick=True, workers=1, out=tmp_path, progress=False) == {"ran": 0, "skipped": 3}
+
+
+def test_guillotine_fails_when_one_run_peaks_in_the_projector():
+    in_projector = paper_like() + [record("deep_projector", 3, [32.8, 70.0, 72.0, 74.0, 80.0, 72.0, 65.0, 61.0])]
+    found = claim(in_projector, "guillotine")
+    assert found.verdict == FAILS and "in 6 of 7 runs" in found.measured
+    assert claim(paper_like(), "guillotine").verdict == HOLDS
