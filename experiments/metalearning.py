@@ -18,6 +18,7 @@ when the study is run again; its learned weights end in ``artifacts/<run key>/ac
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +26,8 @@ from typing import Any
 
 from mnist1d_hf.atomic import save_figure, write_file
 
-from .runner import Claim, Results, Study, fmt, mean_std, output_dir
-from .runs import ROOT, Run, fit_run, load_config, merge, override
+from .runner import Claim, Results, Study, output_dir
+from .runs import ROOT, Run, fit_run, load_config, override
 from .store import RunStore
 
 MODULE = "experiments.metalearning"
@@ -177,7 +178,10 @@ def learned_spec(weights: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 
 def reference_piecewise_spec() -> dict[str, Any]:
-    from lightning_modules.meta.activations import REFERENCE_BREAKPOINTS, REFERENCE_PIECES
+    from lightning_modules.meta.activations import (
+        REFERENCE_BREAKPOINTS,
+        REFERENCE_PIECES,
+    )
 
     slopes, intercepts = zip(*REFERENCE_PIECES)
     return {"kind": "piecewise", "breakpoints": list(REFERENCE_BREAKPOINTS), "slopes": list(slopes),
@@ -233,8 +237,8 @@ class MetaLearning(Study):
 
     def table(self, results: Results, quick: bool) -> str:
         lines = ["## Learning rate (Fig. 5)", "",
-                 "The rate after the update of outer step k (0-based; k + 1 updates), as the reference prints it; seed 0 is "
-                 "the paper's theta0.", ""]
+                 ("The rate after the update of outer step k (0-based; k + 1 updates), as the reference prints it; seed 0 is "
+                 "the paper's theta0."), ""]
         lines += lr_table(results)
         history, finished = self.activation_history(results, quick)
         lines += ["", "## Activation function (Fig. 6)", ""]
@@ -243,8 +247,8 @@ class MetaLearning(Study):
         else:
             steps = 1 + max(int(r["step"]) for r in history)
             if not finished:
-                lines += [f"**In progress**: {steps} of 301 outer steps, read from the run's checkpoint (not a "
-                          "stored run; no claim is judged on it).", ""]
+                lines += [(f"**In progress**: {steps} of 301 outer steps, read from the run's checkpoint (not a "
+                          "stored run; no claim is judged on it)."), ""]
             lines += ["| outer step | meta-loss | paper | test acc (%) | paper |", "|---|---|---|---|---|"]
             by_step = {int(r["step"]): r for r in history}
             for step, (loss, acc) in PAPER_ACTIVATION.items():
@@ -254,10 +258,10 @@ class MetaLearning(Study):
                 lines.append(f"| {step} | {measured} |")
             if finished and len(history) >= 50:
                 last = [r["meta/test_acc"] for r in history[-50:]]
-                lines += ["", f"Test accuracy over the last 50 outer steps: {min(last):.1f}-{max(last):.1f} "
-                              "(paper 64.8-69.4)."]
-        lines += ["", "One inner run (301 RMSprop steps, seed 0) per activation: mean inner training loss and "
-                      "test accuracy (first 500 test rows) after the run.", "",
+                lines += ["", (f"Test accuracy over the last 50 outer steps: {min(last):.1f}-{max(last):.1f} "
+                              "(paper 64.8-69.4).")]
+        lines += ["", ("One inner run (301 RMSprop steps, seed 0) per activation: mean inner training loss and "
+                      "test accuracy (first 500 test rows) after the run."), "",
                   "| activation | mean inner loss | paper | test acc (%) | paper |", "|---|---|---|---|---|"]
         for name in EVALUATED:
             rows = results.select(part="evaluation", activation=name)
@@ -270,10 +274,10 @@ class MetaLearning(Study):
                              f"{paper_acc} |")
             else:
                 lines.append(f"| {name} | not run yet | {paper_loss} | — | {paper_acc} |")
-        lines += ["", "Paper's accuracies for the baselines are read from its plot (approximate); the learned "
+        lines += ["", ("Paper's accuracies for the baselines are read from its plot (approximate); the learned "
                       "function's is the trajectory's last printed value (outer step 300). Ours is one inner run "
                       "with the weights after all 301 updates, with the hidden noise of metatraining; the fitted "
-                      "piecewise function is least squares on [-5, 5] at the reference's breakpoints."]
+                      "piecewise function is least squares on [-5, 5] at the reference's breakpoints.")]
         return "\n".join(lines)
 
     def claims(self, results: Results, quick: bool) -> list[Claim]:
@@ -412,7 +416,7 @@ def lr_claims(histories: dict[float, dict[int, list[dict[str, float]]]], quick: 
 def is_monotone(values: Sequence[float], decreasing: bool, tolerance: float = 1e-4) -> bool:
     """Non-increasing (or non-decreasing) up to ``tolerance`` per step."""
     sign = -1 if decreasing else 1
-    return all(sign * (b - a) >= -tolerance for a, b in zip(values, values[1:]))
+    return all(sign * (b - a) >= -tolerance for a, b in itertools.pairwise(values))
 
 
 # --------------------------------------------------------------------------------------------- activation
@@ -451,7 +455,7 @@ def shape_checks(x: Sequence[float], y: Sequence[float]) -> dict[str, bool]:
     lobe = max((v for u, v in points if -3 <= u <= -1), default=math.nan)
     dip = [(v, u) for u, v in points if -0.5 <= u <= 1.0]
     dip_value, dip_at = min(dip) if dip else (math.nan, math.nan)
-    crossing = next((u for (u, v), (_, w) in zip(points, points[1:]) if 0 <= u <= 3 and v < 0 <= w), math.nan)
+    crossing = next((u for (u, v), (_, w) in itertools.pairwise(points) if 0 <= u <= 3 and v < 0 <= w), math.nan)
     right = [(u, v) for u, v in points if 1.5 <= u <= 3.0]
     slope = (right[-1][1] - right[0][1]) / (right[-1][0] - right[0][0]) if len(right) > 1 else math.nan
     return {"lobe ≥ 0.3 on [-3, -1]": lobe >= 0.3,
@@ -467,7 +471,7 @@ def tier_order_holds(score: dict[str, float], higher_is_better: bool) -> bool:
     """Every member of a tier is better than every member of the next (``~`` within a tier is not judged)."""
     sign = 1 if higher_is_better else -1
     return all(min(sign * score[a] for a in upper) > max(sign * score[b] for b in lower)
-               for upper, lower in zip(TIERS, TIERS[1:]))
+               for upper, lower in itertools.pairwise(TIERS))
 
 
 def baseline_claims(evaluations: dict[str, dict[str, Any]], quick: bool) -> list[Claim]:

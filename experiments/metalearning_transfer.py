@@ -104,8 +104,8 @@ class MetaLearningTransfer(Study):
 
     def table(self, results: Results, quick: bool) -> str:
         early = 10 if quick else self.early_step
-        lines = ["| model | activation | test acc (%) | test loss | train loss at step "
-                 f"{early} | final train loss | Table 1 (paper, relu) |", "|---|---|---|---|---|---|---|"]
+        lines = [("| model | activation | test acc (%) | test loss | train loss at step "
+                 f"{early} | final train loss | Table 1 (paper, relu) |"), "|---|---|---|---|---|---|---|"]
         for model in MODELS:
             for activation in ACTIVATIONS:
                 acc = [100 * v for v in results.values(lambda r: final(r, "val/acc"), model=model,
@@ -118,8 +118,8 @@ class MetaLearningTransfer(Study):
                 lines.append(f"| {model} | {activation} | {fmt(acc)} | {fmt(loss, 3)} | {fmt(early_loss, 3)} | "
                              f"{scientific(train)} | {paper} |")
         if self.source.learned_weights(quick) is None:
-            lines += ["", "The learned activation is not stored yet (`python -m experiments run metalearning`): "
-                          "its transfer runs are not declared."]
+            lines += ["", ("The learned activation is not stored yet (`python -m experiments run metalearning`): "
+                          "its transfer runs are not declared.")]
         return "\n".join(lines)
 
     def claims(self, results: Results, quick: bool) -> list[Claim]:

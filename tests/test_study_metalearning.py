@@ -19,7 +19,11 @@ from experiments.metalearning import (
     shape_checks,
     tier_order_holds,
 )
-from experiments.metalearning_transfer import MetaLearningTransfer, transfer_claims, transfer_run
+from experiments.metalearning_transfer import (
+    MetaLearningTransfer,
+    transfer_claims,
+    transfer_run,
+)
 from experiments.runner import FAILS, HOLDS, PARTLY, Results, report, run_study
 from lightning_modules.meta import BASELINES, LearnedActivation, reference_piecewise
 
@@ -107,8 +111,8 @@ def test_transfer_claims_compare_with_relu_per_model():
 
 
 def test_frozen_learned_activation_keeps_its_weights_in_training_and_loads_in_the_table1_config(tmp_path):
-    from experiments.tasks import build
     from experiments.runs import override
+    from experiments.tasks import build
 
     source = LearnedActivation(init_seed=7)
     weights = {k: v.tolist() for k, v in source.state_dict().items()}
@@ -167,7 +171,7 @@ def test_unknown_activation_kind_is_named(kind):
 
 
 def test_a_running_activation_run_is_shown_from_its_checkpoint_and_never_judged(tmp_path, monkeypatch):
-    import experiments.metalearning as metalearning
+    from experiments import metalearning
 
     history = [{"step": k, "meta/loss": 1.35 - 0.1 * k, "meta/test_acc": 48.0 + 5 * k} for k in range(9)]
     torch.save({"meta_history": history}, tmp_path / "last.ckpt")
