@@ -1,8 +1,8 @@
 """``PopulationClassifier``: K seeds of one network trained at once, with stacked parameters in one vectorized step.
 
 These networks are so small that much of a training step is per-step overhead (Python, the Trainer, launching
-tiny kernels). Stacking the K members' parameters (``torch.func.stack_module_state``) and running them with
-``vmap`` over ``functional_call`` pays that overhead once for all K; the arithmetic still grows with K.
+tiny kernels). Stacking the K members' parameters (``torch.func.stack_module_state``) and running the network on
+them under ``vmap`` (``BoundNetwork``) pays that overhead once for all K; the arithmetic still grows with K.
 
 Member k is the single run with seed ``seeds[k]``: its network is built by calling ``net()`` right after
 ``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config says
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import stack_module_state, vmap
 from torchmetrics import Metric
 
 from .classifier import PAPER_LR, Batch, LossName, check_loss, classification_loss
@@ -173,6 +173,7 @@ class PopulationClassifier(L.LightningModule):
             raise ValueError(f"members with seeds {seeds[0]} and {seeds[1]} start from identical parameters: "
                              "the net fixes its own init (e.g. init_seed), so the seeds would not differ")
         self.stacked = _stacked_copy(members)
+        self._bound = BoundNetwork(self.stacked)
         self.population = len(members)
         self.eval_metrics = nn.ModuleDict({f"{split}_{metric}": MemberMeans(self.population)
                                            for split in SPLITS for metric in ("loss", "acc")})
@@ -181,13 +182,10 @@ class PopulationClassifier(L.LightningModule):
     # the vectorized network ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(K, N, classes) logits: every member on the same (N, L) inputs."""
-        params = dict(self.stacked.named_parameters())
-        buffers = dict(self.stacked.named_buffers())
+        tensors = self._bound.tensors()
         if self.population == 1:  # one member needs no vmap, whose per-call cost a single run would not pay
-            one = lambda tensors: {name: value[0] for name, value in tensors.items()}  # noqa: E731
-            return functional_call(self.stacked, (one(params), one(buffers)), (x,)).unsqueeze(0)
-        run = lambda p, b, inputs: functional_call(self.stacked, (p, b), (inputs,))  # noqa: E731
-        return vmap(run, in_dims=(0, 0, None))(params, buffers, x)
+            return self._bound({name: value[0] for name, value in tensors.items()}, x).unsqueeze(0)
+        return vmap(self._bound, in_dims=(0, None))(tensors, x)
 
     def per_member(self, fn: Callable[[torch.Tensor], torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """``fn`` of each member's (N, classes) logits, stacked: computed as each single run computes it."""
@@ -306,6 +304,37 @@ def _stacked_copy(members: Sequence[nn.Module]) -> nn.Module:
 def _owner(module: nn.Module, name: str) -> tuple[nn.Module, str]:
     path, _, leaf = name.rpartition(".")
     return (module.get_submodule(path) if path else module), leaf
+
+
+class BoundNetwork:
+    """Calls a network with its parameters and buffers replaced by given tensors, as ``functional_call`` does.
+
+    ``functional_call`` walks the module tree on every call to find each name's owner; for these small networks
+    that costs a good part of a training step (a population of one ran 14% slower than ``Classifier``). The owners
+    are found once here, and the network's own tensors are put back after each call.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        self.net = net
+        self.slots = {name: _owner(net, name) for name, _ in (*net.named_parameters(), *net.named_buffers())}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The network's own parameters and buffers by name (``named_parameters`` without the module walk)."""
+        return {name: getattr(owner, leaf) for name, (owner, leaf) in self.slots.items()}
+
+    def __call__(self, tensors: Mapping[str, torch.Tensor], *args: Any) -> Any:
+        if tensors.keys() != self.slots.keys():
+            raise KeyError(f"tensors for {sorted(tensors)}: expected exactly {sorted(self.slots)}")
+        saved = []
+        try:
+            for name, (owner, leaf) in self.slots.items():
+                table = owner._parameters if leaf in owner._parameters else owner._buffers
+                saved.append((table, leaf, table[leaf]))
+                table[leaf] = tensors[name]
+            return self.net(*args)
+        finally:
+            for table, leaf, original in reversed(saved):
+                table[leaf] = original
 
 
 # for the studies runner -----------------------------------------------------------------------------------

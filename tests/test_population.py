@@ -85,6 +85,27 @@ def test_a_population_of_one_is_the_classifier_exactly(one_torch_thread):
         assert torch.equal(population.member_state_dict(0)[name], value)
 
 
+def test_bound_network_runs_on_given_tensors_and_puts_the_networks_own_back():
+    from torch.func import functional_call
+
+    from lightning_modules.meta.activations import LearnedActivation
+    from lightning_modules.population import BoundNetwork
+
+    torch.manual_seed(0)
+    net = CNN(activation=LearnedActivation(hidden_size=4))  # one module called by every block
+    bound = BoundNetwork(net)
+    own = dict(net.named_parameters())
+    other = {name: torch.randn_like(value) for name, value in bound.tensors().items()}
+    x = torch.randn(7, 40)
+    assert torch.equal(bound(other, x), functional_call(net, other, (x,)))
+    assert all(value is own[name] for name, value in net.named_parameters())  # the Parameters themselves
+    with pytest.raises(RuntimeError):
+        bound(other, torch.randn(7, 3))  # a failing call still restores
+    assert all(value is own[name] for name, value in net.named_parameters())
+    with pytest.raises(KeyError, match="expected exactly"):
+        bound({name: value for name, value in other.items() if name != "readout.bias"}, x)
+
+
 def test_member_k_starts_from_the_net_built_right_after_seed_everything_and_the_stream_is_left_alone():
     random.seed(11), np.random.seed(11), torch.manual_seed(11)
     before = random.random(), np.random.rand(), torch.rand(1)
