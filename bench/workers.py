@@ -20,12 +20,14 @@ from experiments.runner import run_study  # noqa: E402
 from experiments.table1 import Table1  # noqa: E402
 
 
-def sweep(workers: int) -> dict[str, dict]:
-    """The quick Table 1 sweep into a new store; every run's result by key."""
+def sweep(workers: int, study: Table1 | None = None, quick: bool = True, populations: bool = False,
+          runs: int = 8) -> dict[str, dict]:
+    """A Table 1 sweep (default: the quick one) into a new store; every stored run (tags and result) by key."""
     with tempfile.TemporaryDirectory() as out:
-        counts = run_study(Table1(), quick=True, workers=workers, out=Path(out), progress=False)
-        assert counts["ran"] == 8
-        return {p.stem: json.loads(p.read_text())["result"] for p in (Path(out) / "runs").glob("*.json")}
+        counts = run_study(study or Table1(), quick=quick, workers=workers, out=Path(out), progress=False,
+                           populations=populations)
+        assert counts["ran"] == runs, counts
+        return {p.stem: json.loads(p.read_text()) for p in (Path(out) / "runs").glob("*.json")}
 
 
 def main() -> None:
@@ -40,6 +42,7 @@ def main() -> None:
 
     times = alternate((f"workers={args.workers}", side, (args.workers,)), ("workers=1", side, (1,)), args.repeats,
                       lambda name, seconds, _: f"{name:10s} {seconds:6.1f} s for 8 runs")
+    results = {workers: {key: run["result"] for key, run in runs.items()} for workers, runs in results.items()}
     assert results[args.workers] == results[1], "results depend on the number of workers"
     report("workers", f"table1 --quick wall time, {args.workers} workers / 1 worker", times, "<= 0.6",
            workers=args.workers, runs=8, results_equal=True)

@@ -165,3 +165,16 @@ def test_populations_train_a_points_seeds_at_once_and_store_each_seed(tmp_path):
         for got, want in zip(record["result"]["history"], expected):
             # equal up to float rounding: vmap reduces in another order (and a population's error is 1 - acc)
             assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_table1_max_steps_scales_every_run_and_keeps_the_rest_of_the_protocol():
+    from experiments.table1 import Table1
+
+    protocol, scaled = Table1().runs(False, [0, 1]), Table1(max_steps=500).runs(False, [0, 1])
+    assert [r.tags for r in scaled] == [r.tags for r in protocol]
+    for short, full in zip(scaled, protocol):
+        assert short.config["trainer"]["max_steps"] == 500 and full.config["trainer"]["max_steps"] == 6000
+        assert override(short.config, **{"trainer.max_steps": 6000}) == full.config
+    assert Table1(max_steps=500).runs(True, [0])[0].config["trainer"]["max_steps"] == 500  # wins over --quick
+    with pytest.raises(ValueError, match="max_steps=0 is invalid"):
+        Table1(max_steps=0)
