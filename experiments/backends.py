@@ -11,13 +11,14 @@ import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from .runs import Job
 
 Outcome = tuple[Job, dict[str, Any], float]
+Handle = TypeVar("Handle")  # a backend's token for a submitted job: a Future, a Ray ObjectRef
 
 
 def execute(task: str, config: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -39,39 +40,49 @@ def _start_worker() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
-def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
-    """Run ``jobs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order).
+def as_finished(jobs: Sequence[Job], submit: Callable[[Job], Handle], finished: Callable[[list[Handle]], Iterable[Handle]],
+                outcome: Callable[[Handle], tuple[dict[str, Any], float]], cancel: Callable[[Handle], Any],
+                capacity: int | None = None) -> Iterator[Outcome]:
+    """The loop every backend shares: keep up to ``capacity`` jobs submitted (None: all at once), yield each as
+    it finishes, stop submitting after a failure, and raise ``RunFailed`` once the submitted jobs are done, so
+    nothing finished is lost. If the caller stops early, whatever is still pending is cancelled.
 
-    A failed job raises ``RunFailed`` after the jobs already submitted have finished, so nothing finished is lost.
+    ``submit`` starts a job and returns its handle, ``finished`` blocks until some of the handles given are done
+    and returns those, ``outcome`` returns a done job's (result, seconds) or raises its error.
     """
+    queue, pending = list(jobs), {}
+    failures: list[tuple[Job, BaseException]] = []
+    try:
+        while queue or pending:
+            while queue and not failures and (capacity is None or len(pending) < capacity):
+                job = queue.pop(0)
+                pending[submit(job)] = job
+            if not pending:
+                break
+            for handle in finished(list(pending)):
+                job = pending.pop(handle)
+                try:
+                    result, seconds = outcome(handle)
+                except Exception as err:  # noqa: BLE001 - reported with the job's name by RunFailed
+                    failures.append((job, err))
+                    continue
+                yield job, result, seconds
+    finally:
+        for handle in pending:
+            cancel(handle)
+    if failures:
+        raise RunFailed(failures)
+
+
+def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
+    """Run ``jobs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order)."""
     if workers < 1:
         raise ValueError(f"workers={workers}: expected at least 1")
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
-        pending: dict[Future, Job] = {}
-        queue = list(jobs)
-        failures: list[tuple[Job, BaseException]] = []
-        try:
-            while queue or pending:
-                while queue and len(pending) < workers and not failures:
-                    job = queue.pop(0)
-                    pending[pool.submit(execute, job.task, job.config)] = job
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    try:
-                        result, seconds = future.result()
-                    except Exception as err:  # noqa: BLE001 - reported with the job's name below
-                        failures.append((job, err))
-                        continue
-                    yield job, result, seconds
-        finally:
-            for future in pending:
-                future.cancel()
-        if failures:
-            raise RunFailed(failures)
+        yield from as_finished(jobs, lambda job: pool.submit(execute, job.task, job.config),
+                               lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0],
+                               Future.result, Future.cancel, capacity=workers)
 
 
 class RunFailed(RuntimeError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
-from .backends import Outcome, RunFailed, execute
+from .backends import Outcome, as_finished, execute
 from .runs import ROOT, Job
 
 GPU_FRACTION = float(os.environ.get("MNIST1D_RAY_GPU_FRACTION", "0.25"))
@@ -53,24 +53,17 @@ def _results(ray, jobs: Sequence[Job], address: str | None) -> Iterator[Outcome]
         ray.init(address=address, log_to_driver=False, configure_logging=False,
                  runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES})
     task = ray.remote(execute)
-    pending: dict = {}
-    failures: list[tuple[Job, BaseException]] = []
+
+    def outcome(ref) -> tuple[dict, float]:
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as err:  # the run's own error, not Ray's wrapper
+            raise (getattr(err, "cause", None) or err) from None
+
     try:
-        pending.update({task.options(**resources(j)).remote(j.task, j.config): j for j in jobs})
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                finished = pending.pop(ref)
-                try:
-                    result, seconds = ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - reported with the run's name
-                    failures.append((finished, getattr(err, "cause", None) or err))
-                    continue
-                yield finished, result, seconds
-        if failures:
-            raise RunFailed(failures)
+        yield from as_finished(jobs, lambda job: task.options(**resources(job)).remote(job.task, job.config),
+                               lambda refs: ray.wait(refs, num_returns=1)[0], outcome,
+                               lambda ref: ray.cancel(ref, force=True))  # interrupted: stop it on the cluster
     finally:
-        for ref in pending:  # interrupted: stop what is still running on the cluster
-            ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
