@@ -19,14 +19,16 @@ population / sequential <= 0.35, and population_k1 / classifier about 1 (no regr
 
 from __future__ import annotations
 
+import json
 import statistics
+from datetime import datetime, timezone
 from typing import Any
 
 from alternating import alternate, bench_parser, parse_and_configure, timed
 from experiments.runs import fit_run, load_config, override
 from experiments.tasks import fit
 from lightning_modules.population import member_metrics, population_config
-from results_file import write_results
+from results_file import RESULTS, write_results
 
 
 def cnn_config(steps: int, eval_every: int) -> dict[str, Any]:
@@ -66,7 +68,8 @@ def summary(what: str, times: dict[str, list[float]], target: str, accuracies: d
           f"target {target})", flush=True)
     return {"what": what, "target": target, "seconds": times,
             "median_seconds": {k: statistics.median(v) for k, v in times.items() if k != "ratio"},
-            "median_ratio": median, "final_test_accuracy_percent": accuracies}
+            "median_ratio": median, "final_test_accuracy_percent": accuracies,
+            "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def main() -> None:
@@ -74,27 +77,37 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--members", type=int, default=8)
+    parser.add_argument("--only", choices=("population", "k1"), default=None,
+                        help="run one of the two comparisons; the other's last measurement stays in the results file")
     args = parse_and_configure(parser)
     k, steps, every = args.members, args.steps, args.eval_every
 
     timed(population_run, 2, 50, 25)  # warm-up: imports, first-call allocations, vmap's first trace
     timed(single_runs, 1, 50, 25)
     log = Log()
-    many = alternate(("population", population_run, (k, steps, every)),
-                     ("sequential", single_runs, (k, steps, every)), args.repeats, log.describe)
-    one = alternate(("population_k1", population_run, (1, steps, every)),
-                    ("classifier", single_runs, (1, steps, every)), args.repeats, log.describe)
     pick = lambda *names: {name: log.accuracies[name] for name in names}  # noqa: E731
+    command = (f"python bench/population.py --steps {steps} --repeats {args.repeats} --members {k} "
+               f"--threads {args.threads}")
+    measured = {}
+    if args.only in (None, "population"):
+        many = alternate(("population", population_run, (k, steps, every)),
+                         ("sequential", single_runs, (k, steps, every)), args.repeats, log.describe)
+        measured["population_vs_sequential"] = summary(
+            f"{k} CNN seeds: population / {k} sequential single runs, time", many, "<= 0.35",
+            pick("population", "sequential")) | {"command": command, "members": k}
+    if args.only in (None, "k1"):
+        one = alternate(("population_k1", population_run, (1, steps, every)),
+                        ("classifier", single_runs, (1, steps, every)), args.repeats, log.describe)
+        measured["k1_vs_classifier"] = summary(
+            "one CNN seed: PopulationClassifier(population=1) / Classifier, time", one, "about 1 (no regression)",
+            pick("population_k1", "classifier")) | {"command": command + (" --only k1" if args.only else "")}
+    path = RESULTS / "population.json"
+    earlier = json.loads(path.read_text()) if args.only and path.is_file() else {}
     write_results("population", {
-        "command": f"python bench/population.py --steps {steps} --repeats {args.repeats} --members {k} "
-                   f"--threads {args.threads}",
         "protocol": f"configs/cnn.yaml through experiments.tasks.fit, {steps} steps, evaluation every {every}",
-        "repetitions": args.repeats, "members": k, "steps": steps, "torch_threads": args.threads,
-        "population_vs_sequential": summary(f"{k} CNN seeds: population / {k} sequential single runs, time", many,
-                                            "<= 0.35", pick("population", "sequential")),
-        "k1_vs_classifier": summary("one CNN seed: PopulationClassifier(population=1) / Classifier, time", one,
-                                    "about 1 (no regression)", pick("population_k1", "classifier")),
-    })
+        "repetitions": args.repeats, "steps": steps, "torch_threads": args.threads,
+        **{name: earlier[name] for name in ("population_vs_sequential", "k1_vs_classifier") if name in earlier},
+        **measured})
 
 
 if __name__ == "__main__":
