@@ -139,7 +139,7 @@ def test_the_quick_study_end_to_end(tmp_path):
         assert f"| {row}" in text
     assert "n/a (quick protocol)" in text and "not run yet" not in text
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert sorted(saved["figures"]) == ["analysis_curves.png", "masks.png"]
+    assert sorted(saved["figures"]) == ["analysis_curves.png", "masks.png", "search.png"]
     assert all((tmp_path / name).is_file() for name in saved["figures"])
     searches = [r for r in saved["runs"] if r["tags"]["stage"] == "search"]
     analyses = [r for r in saved["runs"] if r["tags"]["stage"] == "analysis"]
@@ -180,3 +180,22 @@ def test_the_search_claim_needs_a_four_point_gain():
     assert first.claim.startswith("Search") and first.verdict == HOLDS and "+9.4" in first.measured
     assert Lottery().claims(searches(0.656, 0.69), quick=False)[0].verdict == FAILS
     assert Lottery().claims(searches(0.656, 0.75), quick=True)[0].verdict.startswith("n/a")
+
+
+def test_the_full_runs_are_section_fs_protocol():
+    runs = Lottery().runs(quick=False, seeds=[0, 1, 2])
+    searches = [r for r in runs if r.tags["stage"] == "search"]
+    analyses = [r for r in runs if r.tags["stage"] == "analysis"]
+    assert runs[:3] == searches and len(analyses) == 3 * 18
+    assert [r.tags["seed"] for r in analyses] == [t for t in (0, 1, 2) for _ in range(18)]  # trial by trial
+    for search in searches:
+        ticket = search.config["cli"]["trainer"]["callbacks"][0]["init_args"]
+        assert [round(99 * s, 6) for s in ticket["sparsities"]] == list(range(92))  # every round, k = 0 .. 91
+        assert (ticket["steps_per_round"], ticket["score_at_step"], ticket["schedule"]) == (1501, 1000, "explicit")
+        trainer = search.config["cli"]["trainer"]
+        assert trainer["max_steps"] == 92 * 1501 and 1501 % trainer["val_check_interval"] == 0
+        assert search.config["analysis_round"] == 91
+    for analysis in analyses:
+        c = analysis.config
+        assert (c["steps"], c["batch_size"], c["lr"], c["eval_every"]) == (6000, 500, 0.02, 100)
+        assert c["data"] == {"variant": "standard", "seed": 43}
