@@ -22,14 +22,17 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from mnist1d_hf.errors import EXIT_BAD_INPUT, ConfigError, TooLargeError, exit_code, one_line
 
+from .checkpoint_io import use_sibling_checkpoints
 from .data import MNIST1DDataModule
 
 
 class MNIST1DCLI(LightningCLI):
     """LightningCLI with a ``torch_threads`` option, where ``--ckpt_path best`` also works in a new process.
 
-    A fresh Trainer does not know which checkpoint was best, so when the checkpoint callback writes to a fixed
-    ``dirpath`` and ``filename`` (as ``cli.yaml`` does), that file is the best checkpoint.
+    Local checkpoints are written atomically (``checkpoint_io.SiblingCheckpointIO``): a run killed while saving
+    keeps its previous ``last.ckpt``. A fresh Trainer does not know which checkpoint was best, so when the
+    checkpoint callback writes to a fixed ``dirpath`` and ``filename`` (as ``cli.yaml`` does), that file is the
+    best checkpoint.
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -51,6 +54,12 @@ class MNIST1DCLI(LightningCLI):
             callback.best_model_path = str(saved)
 
     before_validate = before_test = before_predict = _find_best_checkpoint
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """The configured Trainer, whose local checkpoints are written atomically (``checkpoint_io``)."""
+        trainer = super().instantiate_trainer(**kwargs)
+        use_sibling_checkpoints(trainer)
+        return trainer
 
 
 def build_cli(args: list[str] | dict[str, Any] | None = None, run: bool = True,
