@@ -40,7 +40,8 @@ def _start_worker() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
-def as_finished(jobs: Sequence[Job], submit: Callable[[Job], Handle], finished: Callable[[list[Handle]], Iterable[Handle]],
+def as_finished(jobs: Sequence[Job], submit: Callable[[Job], Handle],
+                finished: Callable[[list[Handle]], Iterable[Handle]],
                 outcome: Callable[[Handle], tuple[dict[str, Any], float]], cancel: Callable[[Handle], Any],
                 capacity: int | None = None) -> Iterator[Outcome]:
     """The loop every backend shares: keep up to ``capacity`` jobs submitted (None: all at once), yield each as
