@@ -504,7 +504,7 @@ def test_the_lottery_config_builds_and_runs_through_the_cli(tmp_path):
 
 @pytest.mark.slow
 def test_the_lottery_study_reproduces_its_committed_report(tmp_path):
-    """The full lottery study (searches and section F's analysis, 3 trials; about an hour on one busy thread)
+    """The full lottery study (searches and section F's analysis, 3 trials; about 170 min of run time here)
     into a fresh folder: every cell of the table and every adjacency value within a point (0.001) of the committed
     store's, and every claim with the committed verdict."""
     import json
