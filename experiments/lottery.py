@@ -427,8 +427,8 @@ class Lottery(Study):
     each round, every round of 1501 steps, up to round k = 91 (91.9%, the paper's "92%"; the later rounds do not
     change its ticket). Analysis of the 91.9% ticket with section F's protocol: new data (seed 43, 4000/1000),
     6000 steps of batch 500, Adam 2e-2, evaluation every 100 steps; dense, ticket and random mask (same
-    layerwise sparsity, uniformly random) from
-    theta0, dense also from a fresh init (torch seed 42 + t, the notebook's dense); columns shuffled
+    layerwise sparsity, uniformly random) from theta0, dense also from a fresh init (torch seed 42 + t, the
+    notebook's dense); columns shuffled
     (`np.random.seed(0); permutation(40)`), flipped, chunks (20:30, 30:40, 0:10, 10:20); reinit: ticket and
     random masks on the fresh init. Final test accuracy (%), mean ± sample std over 3 trials."""
 

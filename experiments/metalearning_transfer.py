@@ -62,14 +62,6 @@ def transfer_run(model: str, activation: str, seed: int, quick: bool,
     return Run(tags, {"cli": config.config, "weights": weights}, "experiments.metalearning_transfer:transfer_fit")
 
 
-def scientific(values: Sequence[float]) -> str:
-    """``mean ± std (n=k)`` in scientific notation, for losses near zero."""
-    if not values:
-        return "—"
-    mean, std = mean_std(values)
-    return f"{mean:.1e} ± {std:.1e} (n={len(values)})"
-
-
 def final(result: dict[str, Any], metric: str) -> float:
     return result["final"][metric]
 
@@ -116,7 +108,7 @@ class MetaLearningTransfer(Study):
                 train = results.values(lambda r: final(r, "train_eval/loss"), model=model, activation=activation)
                 paper = PAPER_RELU[model] if activation == "relu" else "—"
                 lines.append(f"| {model} | {activation} | {fmt(acc)} | {fmt(loss, 3)} | {fmt(early_loss, 3)} | "
-                             f"{scientific(train)} | {paper} |")
+                             f"{fmt(train, 1, 'e')} | {paper} |")
         if self.source.learned_weights(quick) is None:
             lines += ["", ("The learned activation is not stored yet (`python -m experiments run metalearning`): "
                           "its transfer runs are not declared.")]

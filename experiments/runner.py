@@ -78,12 +78,12 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def fmt(values: Sequence[float], digits: int = 1) -> str:
-    """``mean ± std (n=k)``, or a dash when nothing was measured."""
+def fmt(values: Sequence[float], digits: int = 1, notation: str = "f") -> str:
+    """``mean ± std (n=k)``, or a dash when nothing was measured; ``notation="e"`` for values near zero."""
     if not values:
         return "—"
     mean, std = mean_std(values)
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={len(values)})"
+    return f"{mean:.{digits}{notation}} ± {std:.{digits}{notation}} (n={len(values)})"
 
 
 class Study:

@@ -23,11 +23,11 @@ class SiblingCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None or "://" in str(path):
-            return super().save_checkpoint(checkpoint, path, storage_options)
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         write_file(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
-        return None
 
 
 def use_sibling_checkpoints(trainer: Any) -> None:
