@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--quick", action="store_true",
                              help="the reduced protocol (minutes), into results/<study>/quick/")
         command.add_argument("--seeds", type=int, nargs="+", help="default: the study's seeds")
-        command.add_argument("--out", type=Path, help="results folder (default: experiments/results/<study>)")
+        command.add_argument("--out", type=Path, help="results folder (default: results/<study>)")
         if name == "run":
             command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                                  help="runs in parallel, one process and one torch thread each (default: cores)")

@@ -443,8 +443,8 @@ class Lottery(Study):
     def _artifacts(self, quick: bool) -> str:
         if self.artifacts is not None:
             return str(self.artifacts)
-        folder = RESULTS / self.name / ("quick" if quick else "") / "artifacts"
-        return str(folder.relative_to(ROOT))
+        # the path is part of the stored search runs' configs (and so of their keys) until they are migrated
+        return str(Path("experiments/results") / self.name / ("quick" if quick else "") / "artifacts")
 
     def runs(self, quick: bool, seeds: Sequence[int]) -> list[Run]:
         protocol = QUICK if quick else FULL

@@ -1,7 +1,7 @@
 """Per-class test errors of the Table 1 classifiers next to the human expert's (paper Fig. 8, appendix B).
 
 Each run trains one Table 1 config (``configs/cnn.yaml``, ``gru.yaml``, ``mlp.yaml``) with its seed, saves the
-final checkpoint under ``experiments/results/per_class/checkpoints/`` (git-ignored) and predicts the test split
+final checkpoint under ``results/per_class/checkpoints/`` (git-ignored) and predicts the test split
 from that file through ``Classifier.predict_step`` (the data module's predict loader), so the stored per-class
 errors and confusion matrix are exactly what ``python cli.py predict --ckpt_path`` gives for that checkpoint.
 

@@ -18,7 +18,7 @@ from .backends import Outcome, as_finished, execute
 from .runs import ROOT, Job
 
 GPU_FRACTION = float(os.environ.get("MNIST1D_RAY_GPU_FRACTION", "0.25"))
-EXCLUDES = [".git", ".venv", "experiments/results", "bench/results", "lightning_logs", "**/__pycache__",
+EXCLUDES = [".git", ".venv", "results", "bench/results", "lightning_logs", "**/__pycache__",
             "*.ckpt", "*.egg-info", ".hypothesis", ".pytest_cache"]
 # Ray's switch between loopback-only (0) and cluster addressing; read when ray is first imported
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"

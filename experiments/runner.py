@@ -1,7 +1,7 @@
 """The studies runner: a study declares its runs, the paper's numbers, its claims and its figures; this module
 runs what is missing from the store (in parallel, resumably) and writes the report from the store alone.
 
-A study's outputs live in ``experiments/results/<study>/`` (``quick/`` under it for ``--quick``): ``runs/`` (one
+A study's outputs live in ``results/<study>/`` (``quick/`` under it for ``--quick``): ``runs/`` (one
 JSON per finished run), ``results.json`` (every run of the protocol), ``table.md`` (measured next to the paper,
 each claim with its verdict) and the figures.
 """
@@ -22,7 +22,7 @@ from . import backends
 from .runs import FIT, ROOT, Job, Run
 from .store import RunStore
 
-RESULTS = ROOT / "experiments" / "results"
+RESULTS = ROOT / "results"
 HOLDS, FAILS, PARTLY, NOT_APPLICABLE = "holds", "does not hold", "partly", "n/a"
 
 
@@ -116,7 +116,7 @@ class Study:
 
 
 def output_dir(study: Study, quick: bool, out: Path | None = None) -> Path:
-    """``out``, or ``experiments/results/<study>/`` (``quick/`` under it for the quick protocol)."""
+    """``out``, or ``results/<study>/`` (``quick/`` under it for the quick protocol)."""
     root = Path(out) if out is not None else RESULTS / study.name
     return root / "quick" if quick and out is None else root
 
