@@ -21,6 +21,7 @@ from mnist1d_hf.atomic import write_text
 from . import backends
 from .runs import FIT, ROOT, Job, Run
 from .store import RunStore
+from .verdicts import Verdict
 
 RESULTS = ROOT / "results"
 HOLDS, FAILS, PARTLY, NOT_APPLICABLE = "holds", "does not hold", "partly", "n/a"
@@ -43,6 +44,13 @@ class Claim:
         else:
             verdict = PARTLY if holds is None else HOLDS if holds else FAILS
         return cls(claim, measured, paper, verdict)
+
+    @classmethod
+    def judged(cls, claim: str, verdict: Verdict, paper: str, applicable: bool = True) -> Claim:
+        """A claim judged by the one rule of ``verdicts``: the evidence (per-seed values, interval, n) is what
+        was measured."""
+        return cls(claim, verdict.evidence, paper, verdict.verdict if applicable else
+                   f"{NOT_APPLICABLE} (quick protocol)")
 
 
 class Results:
