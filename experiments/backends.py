@@ -7,83 +7,143 @@ file system.
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .runs import Job
+from .runs import Job, Output, Upstream
 
-Outcome = tuple[Job, dict[str, Any], float]
+Outcome = tuple[Job, "Finished", float]
 Handle = TypeVar("Handle")  # a backend's token for a submitted job: a Future, a Ray ObjectRef
 
 
-def execute(task: str, config: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    """Run one task in this process on one torch thread; the result and its wall time."""
+@dataclass(frozen=True)
+class Finished:
+    """What a worker sends back for a job: its result, its artifacts and the worker's environment."""
+
+    result: dict[str, Any]
+    artifacts: dict[str, bytes]
+    environment: dict[str, Any]
+
+
+def execute(task: str, config: dict[str, Any], upstream: tuple[Upstream, ...] = (),
+            scratch: str | None = None) -> tuple[Finished, float]:
+    """Run one task in this process on one torch thread; what it produced and its wall time.
+
+    The task gets ``upstream`` (the needed runs' results and artifacts) and ``scratch`` (a folder for files that
+    let an interrupted run resume, such as checkpoints) if its signature asks for them by those names.
+    """
     import torch
 
+    from .provenance import environment
     from .tasks import resolve
 
     torch.set_num_threads(1)
+    function = resolve(task)
+    accepted = inspect.signature(function).parameters
+    options = {name: value for name, value in (("upstream", upstream), ("scratch", scratch)) if name in accepted}
+    if upstream and "upstream" not in accepted:
+        raise TypeError(f"task {task} needs other runs but takes no 'upstream' argument")
     start = time.perf_counter()
-    result = resolve(task)(config)
-    return result, time.perf_counter() - start
+    produced = function(config, **options)
+    seconds = time.perf_counter() - start
+    if isinstance(produced, Output):
+        return Finished(produced.result, dict(produced.artifacts), environment()), seconds
+    return Finished(produced, {}, environment()), seconds
 
 
 def _start_worker() -> None:
-    """One thread per worker; and no line per run for Lightning 2.6's use of a torch API that torch 2.13
-    deprecates (nothing a user can act on)."""
+    """One thread per worker; Ctrl-C is the driver's to handle (it stops the workers); and no line per run for
+    Lightning 2.6's use of a torch API that torch 2.13 deprecates (nothing a user can act on)."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def as_is(job: Job) -> Job:
+    return job
 
 
 def as_finished(jobs: Sequence[Job], submit: Callable[[Job], Handle],
                 finished: Callable[[list[Handle]], Iterable[Handle]],
-                outcome: Callable[[Handle], tuple[dict[str, Any], float]], cancel: Callable[[Handle], Any],
-                capacity: int | None = None) -> Iterator[Outcome]:
+                outcome: Callable[[Handle], tuple[Finished, float]], cancel: Callable[[Handle], Any],
+                capacity: int | None = None, prepare: Callable[[Job], Job | None] = as_is) -> Iterator[Outcome]:
     """The loop every backend shares: keep up to ``capacity`` jobs submitted (None: all at once), yield each as
     it finishes, stop submitting after a failure, and raise ``RunFailed`` once the submitted jobs are done, so
     nothing finished is lost. If the caller stops early, whatever is still pending is cancelled.
 
-    ``submit`` starts a job and returns its handle, ``finished`` blocks until some of the handles given are done
-    and returns those, ``outcome`` returns a done job's (result, seconds) or raises its error.
+    ``prepare`` turns a job into what is submitted (its upstream results attached), or returns None while a run
+    it needs is not stored yet: the first ready job in order is submitted next, so a later stage starts as soon
+    as its own inputs exist. ``submit`` starts a job and returns its handle, ``finished`` blocks until some of
+    the handles given are done and returns those, ``outcome`` returns a done job's (Finished, seconds) or raises.
     """
     queue, pending = list(jobs), {}
     failures: list[tuple[Job, BaseException]] = []
     try:
         while queue or pending:
             while queue and not failures and (capacity is None or len(pending) < capacity):
-                job = queue.pop(0)
-                pending[submit(job)] = job
+                ready = next(((i, p) for i, job in enumerate(queue) if (p := prepare(job)) is not None), None)
+                if ready is None:
+                    break
+                queue.pop(ready[0])
+                pending[submit(ready[1])] = ready[1]
             if not pending:
                 break
             for handle in finished(list(pending)):
                 job = pending.pop(handle)
                 try:
-                    result, seconds = outcome(handle)
+                    done, seconds = outcome(handle)
                 except Exception as err:  # noqa: BLE001 - reported with the job's name by RunFailed
                     failures.append((job, err))
                     continue
-                yield job, result, seconds
+                yield job, done, seconds
     finally:
         for handle in pending:
             cancel(handle)
     if failures:
         raise RunFailed(failures)
+    if queue:
+        raise RunFailed([(job, RuntimeError("a run it needs was not stored")) for job in queue])
 
 
-def local(jobs: Sequence[Job], workers: int) -> Iterator[Outcome]:
-    """Run ``jobs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order)."""
+def local(jobs: Sequence[Job], workers: int, prepare: Callable[[Job], Job | None] = as_is) -> Iterator[Outcome]:
+    """Run ``jobs`` in ``workers`` spawned processes, yielding each as it finishes (in finishing order).
+
+    Interrupted (Ctrl-C, SIGTERM turned into an exception, or the caller stopping early), the workers are
+    terminated at once: no worker trains on with no driver to store its result.
+    """
     if workers < 1:
         raise ValueError(f"workers={workers}: expected at least 1")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
-        yield from as_finished(jobs, lambda job: pool.submit(execute, job.task, job.config),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker)
+    stopped = False
+    try:
+        yield from as_finished(jobs, lambda job: pool.submit(execute, job.task, job.config, job.upstream,
+                                                             job.scratch),
                                lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0],
-                               Future.result, Future.cancel, capacity=workers)
+                               Future.result, Future.cancel, capacity=workers, prepare=prepare)
+    except BaseException:
+        stopped = True
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(wait=not stopped, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes now (the executor has no public way to stop a running task)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 class RunFailed(RuntimeError):

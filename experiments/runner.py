@@ -1,18 +1,21 @@
 """The studies runner: a study declares its runs, the paper's numbers, its claims and its figures; this module
 runs what is missing from the store (in parallel, resumably) and writes the report from the store alone.
 
-A study's outputs live in ``results/<study>/`` (``quick/`` under it for ``--quick``): ``runs/`` (one
-JSON per finished run), ``results.json`` (every run of the protocol), ``table.md`` (measured next to the paper,
-each claim with its verdict) and the figures.
+A study's outputs live in ``results/<study>/`` (``adhoc/<quick|seeds-...>/`` under it for the quick protocol or
+other seeds): ``runs/`` (one JSON per finished run, its artifacts beside it), ``results.json`` (every run of the
+protocol), ``table.md`` (measured next to the paper, each claim with its verdict), the figures and ``README.md``
+(the page: the table and the figures).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from mnist1d_hf.atomic import write_text
 
 from . import backends
 from .runs import FIT, ROOT, Job, Run
+from .provenance import code, describe, is_older, resolve
 from .store import RunStore
 from .verdicts import Verdict
 
@@ -123,10 +127,27 @@ class Study:
         return " ".join(line.strip() for line in first.splitlines())
 
 
-def output_dir(study: Study, quick: bool, out: Path | None = None) -> Path:
-    """``out``, or ``results/<study>/`` (``quick/`` under it for the quick protocol)."""
-    root = Path(out) if out is not None else RESULTS / study.name
-    return root / "quick" if quick and out is None else root
+def output_dir(study: Study, quick: bool = False, seeds: Sequence[int] | None = None,
+               out: Path | None = None) -> Path:
+    """Where a study's store and report go: ``out``; ``results/<study>/`` for its declared protocol (the
+    canonical, committed report); ``results/<study>/adhoc/<quick|seeds-...>/`` (not committed) for the quick
+    protocol or other seeds, so an ad-hoc run never writes over the canonical files."""
+    if out is not None:
+        return Path(out)
+    root = RESULTS / study.name
+    custom = seeds is not None and tuple(seeds) != tuple(study.quick_seeds if quick else study.seeds)
+    if not quick and not custom:
+        return root
+    labels = (["quick"] if quick else []) + ([f"seeds-{'-'.join(str(s) for s in seeds)}"] if custom else [])
+    return root / "adhoc" / "-".join(labels)
+
+
+def open_store(study: Study, quick: bool = False, seeds: Sequence[int] | None = None,
+               out: Path | None = None) -> RunStore:
+    """The study's store for these options; an ad-hoc store reads the runs its protocol's store already holds."""
+    folder = output_dir(study, quick, seeds, out)
+    protocol = output_dir(study, quick)
+    return RunStore(folder, also=(RunStore(protocol),) if folder != protocol else ())
 
 
 def declared_runs(study: Study, quick: bool, seeds: Sequence[int] | None) -> list[Run]:
@@ -140,38 +161,106 @@ def declared_runs(study: Study, quick: bool, seeds: Sequence[int] | None) -> lis
     return runs
 
 
-def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, workers: int = 1,
+def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, workers: int | None = 1,
               out: Path | None = None, backend: str = "local", address: str | None = None,
-              progress: bool = True, populations: bool = False) -> dict[str, int]:
-    """Run every run of the study that the store does not hold yet; return counts of run and skipped runs.
+              progress: bool = True, populations: bool = False, rerun_before: str | None = None) -> dict[str, int]:
+    """Run every run of the study that the store does not hold yet, and the runs they need whose results or
+    artifacts are not stored; return counts of run and skipped runs.
 
-    With ``populations``, the missing seeds of each point train at once as one ``PopulationClassifier`` where the
-    network allows it (see ``plan``); every seed is still stored as its own run.
+    Runs that need others start as soon as those are stored (stages in dependency order, in parallel within
+    and across stages). With ``populations``, the missing seeds of each point train at once as one
+    ``PopulationClassifier`` where the network allows it (see ``plan``); every seed is still stored as its own
+    run. ``rerun_before``: also run again the stored runs made by code older than that git commit.
     """
-    store = RunStore(output_dir(study, quick, out))
+    stores = Stores(study, quick, seeds, out)
+    stores.own.folder.mkdir(parents=True, exist_ok=True)  # an unwritable folder fails here, before any training
     runs = declared_runs(study, quick, seeds)
-    missing = [run for run in runs if not store.has(run)]
+    if rerun_before:
+        rerun_before = resolve(rerun_before)  # an unknown commit is refused before anything runs
+    stale = (lambda run: is_older((stores.of(run).get(run) or {}).get("provenance"), rerun_before)) \
+        if rerun_before else (lambda run: False)
+    missing = [run for run in runs if not stores.of(run).has(run) or stale(run)]
+    missing = upstream_first(missing, lambda run: stores.of(run).upstream(run) is None or stale(run))
     jobs = plan(missing, populations)
-    print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing)} already "
-          f"in {store.folder}, {len(missing)} to run as {len(jobs)} job(s)", flush=True)
-    outcomes = _backend(backend, jobs, workers, address)
+    declared = {run.key for run in runs}
+    extra = sum(run.key not in declared for run in missing)
+    print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing) + extra} "
+          f"already in {stores.own.folder}, {len(missing)} to run"
+          + (f" ({extra} needed by others)" if extra else "") + f" as {len(jobs)} job(s)", flush=True)
+    provenance = code()
+    outcomes = _backend(backend, jobs, workers, address, stores.prepare(backend))
     bar = _progress(len(missing), study.name, progress)
     try:
-        for job, result, seconds in outcomes:
-            for run, run_result in split(job, result):
-                provenance = None if job.seeds is None else {"seeds": list(job.seeds), "seconds": seconds}
-                store.put(run, run_result, seconds / len(job.members), study.name, population=provenance)
+        for job, finished, seconds in outcomes:
+            for run, result in split(job, finished.result):
+                population = None if job.seeds is None else {"seeds": list(job.seeds), "seconds": seconds}
+                stores.of(run).put(run, result, seconds / len(job.members), run.study or study.name,
+                                   population=population, artifacts=finished.artifacts if job.seeds is None
+                                   else None, provenance={**provenance, **finished.environment})
+                stores.clear_scratch(run)
             bar.set_postfix_str(f"{job.label} {seconds:.0f}s")
             bar.update(len(job.members))
     finally:
         bar.close()
-    return {"ran": len(missing), "skipped": len(runs) - len(missing)}
+    return {"ran": len(missing), "skipped": len(runs) - len(missing) + extra}
+
+
+class Stores:
+    """The store of each run of a sweep: the study's own, or another study's for a run declared there."""
+
+    def __init__(self, study: Study, quick: bool, seeds: Sequence[int] | None, out: Path | None) -> None:
+        self.quick = quick
+        self.own = open_store(study, quick, seeds, out)
+        self.name = study.name
+
+    def of(self, run: Run) -> RunStore:
+        if run.study is None or run.study == self.name:
+            return self.own
+        from . import study as named_study
+
+        return open_store(named_study(run.study), self.quick)
+
+    def prepare(self, backend: str) -> Callable[[Job], Job | None]:
+        """The job with its needed runs' results and artifacts attached, or None while one is not stored."""
+        def ready(job: Job) -> Job | None:
+            upstream = [self.of(run).upstream(run) for run in job.needs]
+            if any(u is None for u in upstream):
+                return None
+            scratch = self.scratch(job.members[0]) if backend == "local" and job.seeds is None else None
+            return replace(job, upstream=tuple(upstream), scratch=scratch)
+        return ready
+
+    def scratch(self, run: Run) -> str:
+        """A folder beside the store where a run may keep files to resume from (not committed)."""
+        return str(self.of(run).root / "partial" / run.key)
+
+    def clear_scratch(self, run: Run) -> None:
+        shutil.rmtree(self.scratch(run), ignore_errors=True)
+
+
+def upstream_first(missing: Sequence[Run], unavailable: Callable[[Run], bool]) -> list[Run]:
+    """``missing`` with the runs they need that are ``unavailable`` (not stored, or an artifact missing), each
+    needed run placed before the first run that needs it; otherwise in the given order."""
+    ordered: list[Run] = []
+    seen: set[str] = set()
+
+    def visit(run: Run, needed: bool) -> None:
+        if run.key in seen or (needed and not unavailable(run)):
+            return
+        for upstream in run.needs:
+            visit(upstream, True)
+        seen.add(run.key)
+        ordered.append(run)
+
+    for run in missing:
+        visit(run, False)
+    return ordered
 
 
 def plan(runs: Sequence[Run], populations: bool) -> list[Job]:
     """The jobs that execute ``runs``: one each, or with ``populations`` one population job for every group of
-    ``fit`` runs whose configs differ only in ``seed_everything`` and whose network ``vmap`` can batch (others,
-    like the GRU, stay separate runs)."""
+    ``fit`` runs whose configs (and needed runs) differ only in ``seed_everything`` and whose network ``vmap``
+    can batch (others, like the GRU, stay separate runs)."""
     if not populations:
         return [Job.of(run) for run in runs]
     from lightning_modules.population import population_config
@@ -179,7 +268,7 @@ def plan(runs: Sequence[Run], populations: bool) -> list[Job]:
     groups: dict[str, list[Run]] = {}
     for run in runs:
         rest = {k: v for k, v in run.config.items() if k != "seed_everything"}
-        poolable = run.task == FIT and "seed_everything" in run.config
+        poolable = run.task == FIT and "seed_everything" in run.config and not run.needs
         groups.setdefault(json.dumps(rest, sort_keys=True) if poolable else run.key, []).append(run)
     jobs = []
     for group in groups.values():
@@ -204,15 +293,16 @@ def split(job: Job, result: dict[str, Any]) -> list[tuple[Run, dict[str, Any]]]:
     return [(run, per_seed[seed]) for run, seed in zip(job.members, job.seeds)]
 
 
-def _backend(name: str, jobs: list[Job], workers: int, address: str | None) -> Iterable[backends.Outcome]:
+def _backend(name: str, jobs: list[Job], workers: int | None, address: str | None,
+             prepare: Callable[[Job], Job | None]) -> Iterable[backends.Outcome]:
     if not jobs:
         return iter(())
     if name == "local":
-        return backends.local(jobs, workers)
+        return backends.local(jobs, workers or os.cpu_count() or 1, prepare)
     if name == "ray":
         from . import ray_backend
 
-        return ray_backend.run(jobs, address)
+        return ray_backend.run(jobs, address, workers, prepare)
     raise ValueError(f"backend={name!r} is invalid: allowed 'local' or 'ray'")
 
 
@@ -225,7 +315,7 @@ def _progress(total: int, name: str, enabled: bool):
 def collect(study: Study, quick: bool = False, seeds: Sequence[int] | None = None,
             out: Path | None = None) -> tuple[Results, list[Run]]:
     """The stored records of the protocol's runs, and the runs not in the store."""
-    store = RunStore(output_dir(study, quick, out))
+    store = open_store(study, quick, seeds, out)
     records, missing = [], []
     for run in declared_runs(study, quick, seeds):
         record = store.get(run)
@@ -237,8 +327,9 @@ def collect(study: Study, quick: bool = False, seeds: Sequence[int] | None = Non
 
 
 def report(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, out: Path | None = None) -> str:
-    """Write ``results.json``, ``table.md`` and the figures from the store alone; return the table."""
-    root = output_dir(study, quick, out)
+    """Write ``results.json``, ``table.md``, the figures and the ``README.md`` page from the store alone; return
+    the table."""
+    root = output_dir(study, quick, seeds, out)
     results, missing = collect(study, quick, seeds, out)
     claims = study.claims(results, quick) if results.records else []
     lines = [f"# {study.title}{' (quick protocol)' if quick else ''}", "", study.protocol(quick), "",
@@ -250,7 +341,8 @@ def report(study: Study, quick: bool = False, seeds: Sequence[int] | None = None
     seconds = sum(r["seconds"] for r in results.records)
     lines.append(f"{len(results)} runs ({seconds / 60:.1f} min of run time in total, one torch thread each)"
                  + (f"; {len(missing)} runs of the protocol not run yet." if missing else ".")
-                 + f" Report: `python -m experiments report {study.name}{' --quick' if quick else ''}`.")
+                 + f" Report: `{command('report', study, quick, seeds, out)}`.")
+    lines += ["", f"Made by: {made_by(results.records)}."] if results.records else []
     text = "\n".join(lines) + "\n"
     root.mkdir(parents=True, exist_ok=True)
     figures = study.figures(results, root) if results.records else []
@@ -258,4 +350,45 @@ def report(study: Study, quick: bool = False, seeds: Sequence[int] | None = None
         {"study": study.name, "quick": quick, "claims": [asdict(c) for c in claims], "figures": figures,
          "missing": [run.tags for run in missing], "runs": results.records}, indent=1))
     write_text(root / "table.md", text)
+    write_text(root / "README.md", page(text, figures))
     return text
+
+
+def page(table: str, figures: Sequence[str]) -> str:
+    """The study's page (``README.md``, shown by GitHub for the folder): its table, then its figures."""
+    head, _, rest = table.partition("\n")
+    shown = "".join(f"![{Path(name).stem}]({name})\n\n" for name in figures)
+    return f"{head}\n{rest}" + (f"\n## Figures\n\n{shown}" if shown else "")
+
+
+def made_by(records: Sequence[dict[str, Any]]) -> str:
+    """Which code made the runs: each commit (or unknown) with its number of runs, most runs first."""
+    counts: dict[str, int] = {}
+    for record in records:
+        phrase = describe(record.get("provenance"))
+        counts[phrase] = counts.get(phrase, 0) + 1
+    return "; ".join(f"{phrase}: {n} run{'s' if n > 1 else ''}"
+                     for phrase, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def command(verb: str, study: Study, quick: bool, seeds: Sequence[int] | None, out: Path | None) -> str:
+    """The command line that makes this report again."""
+    custom = seeds is not None and tuple(seeds) != tuple(study.quick_seeds if quick else study.seeds)
+    return (f"python -m experiments {verb} {study.name}" + (" --quick" if quick else "")
+            + (f" --seeds {' '.join(str(s) for s in seeds)}" if custom else "")
+            + (f" --out {out}" if out is not None else ""))
+
+
+def status(study: Study, quick: bool = False, seeds: Sequence[int] | None = None, out: Path | None = None) -> str:
+    """Which runs of the protocol are stored, by which code, and which are missing."""
+    results, missing = collect(study, quick, seeds, out)
+    head = code()
+    current = {"commit": head["commit"], "dirty": False}
+    other = [r for r in results.records if describe(r.get("provenance")) != describe(current)]
+    lines = [f"{study.name}{' (quick)' if quick else ''}: {len(results)} stored, {len(missing)} missing, "
+             f"{len(other)} made by code other than the checkout's ({describe(current)}"
+             + (", which has local changes" if head["dirty"] else "") + ")"]
+    if results.records:
+        lines.append(f"  made by: {made_by(results.records)}")
+    lines += [f"  missing: {run.label}" for run in missing]
+    return "\n".join(lines)

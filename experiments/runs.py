@@ -1,7 +1,9 @@
-"""What a study runs: ``Run`` (a resolved config, the task that executes it, its axis values) and config building.
+"""What a study runs: ``Run`` (a resolved config, the task that executes it, its axis values, the runs it needs) and
+config building.
 
-A run's identity is a hash of its task and its resolved config, so a finished run is recognised whatever order,
-worker or machine produced it, and any change to the protocol makes a new run rather than reusing an old result.
+A run's identity is a hash of its task, its resolved config and the keys of the runs it needs: the declared
+protocol only, never a number computed at run time. A finished run is recognised whatever order, worker or machine
+produced it, and any change to the protocol (or to an upstream run's) makes a new run rather than reusing an old one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +33,50 @@ class Run:
         tags: the run's place on the study's axes (e.g. ``{"model": "cnn", "variant": "shuffled", "seed": 0}``);
             descriptive only, not part of the identity.
         config: the resolved config the task receives (for ``fit``: a LightningCLI config dict).
-        task: ``"module:function"`` that executes the config and returns a JSON-able result.
+        task: ``"module:function"`` that executes the config and returns a JSON-able result, or an ``Output``
+            with artifacts too.
+        needs: the runs whose results and artifacts this run receives (the task's ``upstream`` argument, in this
+            order); the runner runs them first.
+        study: the study whose store keeps this run, when it is another study's (a run that several studies
+            need is stored once, by the study that declares it); None: the study being run.
     """
 
     tags: dict[str, Any]
     config: dict[str, Any]
     task: str = FIT
+    needs: tuple[Run, ...] = ()
+    study: str | None = None
 
     @property
     def key(self) -> str:
-        """16 hex digits of the SHA-256 of the task and the canonical JSON of the config."""
-        canonical = json.dumps({"task": self.task, "config": self.config}, sort_keys=True, separators=(",", ":"))
+        """16 hex digits of the SHA-256 of the task, the canonical JSON of the config and the needed runs' keys."""
+        identity: dict[str, Any] = {"task": self.task, "config": self.config}
+        if self.needs:
+            identity["needs"] = [run.key for run in self.needs]
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
     def label(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.tags.items())
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a run receives of a run it needs: that run's stored result and its artifacts (file name -> bytes)."""
+
+    result: dict[str, Any]
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A task's result with artifacts: files (name -> bytes) that the store keeps beside the run, for the runs
+    that need it (masks, learned weights, a checkpoint to start from). They travel through the driver, so no
+    folder is shared between workers."""
+
+    result: dict[str, Any]
+    artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,10 +91,17 @@ class Job:
     config: dict[str, Any]
     members: tuple[Run, ...]
     seeds: tuple[int, ...] | None = None
+    upstream: tuple[Upstream, ...] = ()  # attached by the driver when the needed runs are stored
+    scratch: str | None = None  # a folder on the worker's machine where the task may keep resume files
 
     @classmethod
     def of(cls, run: Run) -> Job:
         return cls(run.task, run.config, (run,))
+
+    @property
+    def needs(self) -> tuple[Run, ...]:
+        """The runs this job's members need (members of one population need the same runs)."""
+        return self.members[0].needs
 
     @property
     def label(self) -> str:

@@ -1,11 +1,50 @@
-"""Test-wide settings: no network, ever."""
+"""Test-wide settings: no network, ever; and a suite that leaves the checkout exactly as it found it."""
 
 import os
+import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _checkout_state() -> str | None:
+    """``git status --porcelain`` of the checkout (untracked files included); None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=all"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STATE] = _checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only to temporary folders: a file of the checkout changed, added or removed fails the suite."""
+    before, after = session.config.stash.get(_STATE, None), _checkout_state()
+    if before is None or after is None or before == after or hasattr(session.config, "workerinput"):
+        return
+    changed = sorted(set(before.splitlines()) ^ set(after.splitlines()))
+    session.config.get_terminal_writer().line(
+        "the tests changed the checkout (git status --porcelain):\n  " + "\n  ".join(changed), red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_STATE = pytest.StashKey[str | None]()
 
 
 @pytest.fixture

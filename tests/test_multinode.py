@@ -5,12 +5,12 @@ SimCLR with its negatives gathered across the nodes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 import torch
 import yaml
 
@@ -18,12 +18,6 @@ from experiments.runs import load_config, override
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(base: str, folder: Path, batch_size: int, nodes: int, **changes) -> Path:

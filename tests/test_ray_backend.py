@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from resume_helpers import kill_sweep_after_first_run
 
 from experiments.ray_backend import LOOPBACK_ONLY
@@ -29,12 +29,6 @@ TESTS = Path(__file__).resolve().parent
 # needs no token between processes of one machine.
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled",
            **{LOOPBACK_ONLY: "0"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ray_processes() -> list[str]:
@@ -116,3 +110,34 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == 'error: the ray backend needs Ray: pip install -e ".[cluster]"'
     assert not (tmp_path / "runs").exists()
+
+
+STAGED = textwrap.dedent("""
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from staged_tasks import Staged
+    from experiments.runner import run_study
+    counts = run_study(Staged(), seeds=[0], out={out!r}, backend="ray", address={address!r}, workers=2,
+                       progress=False)
+    print("ran {{ran}}, skipped {{skipped}}".format(**counts))
+""")
+
+
+def test_staged_runs_on_ray_get_their_upstream_through_the_driver(cluster, tmp_path):
+    """Workers run in Ray's copy of the checkout, not the driver's folder, and read no store: each ``use`` run
+    gets its ``make`` run's artifact from the driver, and the store equals the local backend's."""
+    from staged_tasks import Staged
+
+    script = STAGED.format(tests=str(TESTS), root=str(ROOT), out=str(tmp_path / "ray"), address=cluster)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ran 3, skipped 0" in done.stdout
+    run_study(Staged(), seeds=[0], workers=1, out=tmp_path / "local", progress=False)
+    on_ray, local = results_by_key(tmp_path / "ray"), results_by_key(tmp_path / "local")
+    assert on_ray.keys() == local.keys() and len(on_ray) == 3
+    for key, result in on_ray.items():
+        assert {k: v for k, v in result.items() if k != "cwd"} == {k: v for k, v in local[key].items() if k != "cwd"}
+        assert Path(result["cwd"]) not in (tmp_path, ROOT)  # the worker's own folder
+    made = next(p for p in (tmp_path / "ray" / "runs").iterdir() if p.is_dir())
+    assert (made / "blob.bin").read_bytes() == (tmp_path / "local" / "runs" / made.name / "blob.bin").read_bytes()

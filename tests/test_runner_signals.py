@@ -1,0 +1,74 @@
+"""Stopping a sweep as users and schedulers do: Ctrl-C (SIGINT to the whole process group) exits 130 and SIGTERM
+to the driver alone exits 143, each with one line and no worker left running. (That the same command then resumes
+with the missing runs only is ``test_runner``'s killed-sweep test.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.runs import ROOT
+
+
+def children(pid: int) -> set[int]:
+    """Every live descendant of ``pid``."""
+    listed = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+    parents = dict(zip(map(int, listed[0::2]), map(int, listed[1::2])))
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.is_file() and state.read_text().split()[2] == "Z")
+
+
+@pytest.mark.parametrize(("signum", "group", "code", "message"), [
+    (signal.SIGTERM, False, 143, "error: terminated (SIGTERM): the workers are stopped"),
+    (signal.SIGINT, True, 130, "error: interrupted: the finished runs are stored"),
+])
+def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code, message):
+    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",
+               "--no-progress", "--out", str(tmp_path)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(children(sweep.pid)) < 3:  # two workers and the resource tracker are up
+            assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-2000:]
+            time.sleep(0.2)
+        time.sleep(3)  # the workers are training
+        workers = children(sweep.pid)
+        if group:
+            os.killpg(sweep.pid, signum)
+        else:
+            os.kill(sweep.pid, signum)
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+            sweep.wait()
+    assert sweep.returncode == code, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(message) and "Traceback" not in stderr, stderr[-2000:]
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "worker processes left running"
+
+    assert "leaked" not in stderr, stderr[-2000:]  # the pool's semaphores were released
+    assert not list((tmp_path / "runs").glob(".*.tmp"))  # nothing half-written; a rerun resumes (test_runner)
