@@ -146,30 +146,32 @@ def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool 
     unknown = sorted(set(kwargs) - {"template"})
     if unknown:
         raise TypeError(f"get_dataset() got unexpected keyword argument(s) {unknown}; allowed: template")
-    path = Path(DEFAULT_PATH if path is None else path)
+    shown = DEFAULT_PATH if path is None else path  # messages show the path as given, as the reference's do
+    path = Path(shown)
     knobs = knobs_of(get_dataset_args() if args is None else args)
     if download:
-        return _paper_dataset(path, _paper_knobs(knobs), kwargs, verbose)
+        return _paper_dataset(path, shown, _paper_knobs(knobs), kwargs, verbose)
     key = _cache_key(knobs, kwargs.get("template"))
     if regenerate or not path.exists():
-        _say(verbose, f"Did or could not load data from {path}. Rebuilding dataset...")
+        _say(verbose, f"Did or could not load data from {shown}. Rebuilding dataset...")
         data = make_dataset(ObjectView(knobs.as_dict()), **kwargs)  # seeds the global generators, as the reference
         _write(path, data, key)
         return data
-    return _read(path, key, knobs, kwargs, verbose)
+    return _read(path, shown, key, knobs, kwargs, verbose)
 
 
-def _paper_dataset(path: Path, knobs: ReferenceKnobs, kwargs: dict[str, Any], verbose: bool) -> dict[str, Any]:
+def _paper_dataset(path: Path, shown: Any, knobs: ReferenceKnobs, kwargs: dict[str, Any],
+                   verbose: bool) -> dict[str, Any]:
     """``download=True``: where the reference downloads the frozen file, make the paper's data locally."""
     key = _cache_key(knobs, kwargs.get("template"))
     if path.exists():
         _say(verbose, "File already exists. Skipping download.")
-        return _read(path, key, knobs, kwargs, verbose)
+        return _read(path, shown, key, knobs, kwargs, verbose)
     print(f"Making the MNIST1D dataset of {PAPER_URL} locally (nothing is downloaded)")
     _write(path, _make_quietly(knobs, kwargs), key)
-    print(f"Saving to {path}")
+    print(f"Saving to {shown}")
     data = from_pickle(path)  # what the reference returns: the file it just saved, read back
-    _say(verbose, f"Successfully loaded data from {path}")
+    _say(verbose, f"Successfully loaded data from {shown}")
     return data
 
 
@@ -202,14 +204,14 @@ def _write(path: Path, data: dict[str, Any], key: dict[str, Any]) -> None:
     write_text(sidecar_path(path), json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
-def _read(path: Path, key: dict[str, Any], knobs: ReferenceKnobs, kwargs: dict[str, Any],
+def _read(path: Path, shown: Any, key: dict[str, Any], knobs: ReferenceKnobs, kwargs: dict[str, Any],
           verbose: bool) -> dict[str, Any]:
     """Load ``path`` if it holds the data of ``knobs``; the global generators are left as they were."""
     raw = path.read_bytes()
     stored = _stored_key(path, raw)
     if stored == key:
         data = _checked_layout(from_pickle(path), path)
-        _say(verbose, f"Successfully loaded data from {path}")
+        _say(verbose, f"Successfully loaded data from {shown}")
         return data
     if stored is not None:
         changed = {k: (stored["config"].get(k), v) for k, v in key["config"].items() if stored["config"].get(k) != v}
@@ -219,7 +221,7 @@ def _read(path: Path, key: dict[str, Any], knobs: ReferenceKnobs, kwargs: dict[s
     data = _checked_layout(from_pickle(path), path)
     fresh = _make_quietly(knobs, kwargs)
     if _same_dataset(data, fresh):
-        _say(verbose, f"Successfully loaded data from {path}")
+        _say(verbose, f"Successfully loaded data from {shown}")
         return data
     return _generated_instead(path, "its data are not those of the requested config", knobs, kwargs, fresh)
 
