@@ -262,3 +262,11 @@ def test_the_reference_names_exist_where_clients_look_for_them():
         np.testing.assert_array_equal(tpl[key], reference.get_templates()[key])
     assert mnist1d.get_dataset_args(as_dict=True) == reference.get_dataset_args(as_dict=True) | {
         "url": mnist1d.get_dataset_args().url}
+
+
+def test_download_ignores_custom_templates_as_the_reference_does(tmp_path):
+    tpl = reference.get_templates()
+    tpl["x"] = tpl["x"][:, ::-1].copy()
+    with pytest.warns(MNIST1DCompatWarning, match="ignores template"):
+        data = mnist1d.get_dataset(mnist1d.get_dataset_args(), path=tmp_path / "paper.pkl", template=tpl)
+    assert_same_dataset(data, reference_data())

@@ -150,7 +150,10 @@ def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool 
     path = Path(shown)
     knobs = knobs_of(get_dataset_args() if args is None else args)
     if download:
-        return _paper_dataset(path, shown, _paper_knobs(knobs), kwargs, verbose)
+        if kwargs.get("template") is not None:
+            warnings.warn("download=True gives the paper's dataset and ignores template, as the reference does; "
+                          "pass download=False to use the templates", MNIST1DCompatWarning, stacklevel=2)
+        return _paper_dataset(path, shown, _paper_knobs(knobs), {}, verbose)
     key = _cache_key(knobs, kwargs.get("template"))
     if regenerate or not path.exists():
         _say(verbose, f"Did or could not load data from {shown}. Rebuilding dataset...")
