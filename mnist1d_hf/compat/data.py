@@ -153,7 +153,7 @@ def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool 
         if kwargs.get("template") is not None:
             warnings.warn("download=True gives the paper's dataset and ignores template, as the reference does; "
                           "pass download=False to use the templates", MNIST1DCompatWarning, stacklevel=2)
-        return _paper_dataset(path, shown, _paper_knobs(knobs), {}, verbose)
+        return _paper_dataset(path, shown, _paper_knobs(knobs), verbose)
     key = _cache_key(knobs, kwargs.get("template"))
     if regenerate or not path.exists():
         _say(verbose, f"Did or could not load data from {shown}. Rebuilding dataset...")
@@ -163,15 +163,14 @@ def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool 
     return _read(path, shown, key, knobs, kwargs, verbose)
 
 
-def _paper_dataset(path: Path, shown: Any, knobs: ReferenceKnobs, kwargs: dict[str, Any],
-                   verbose: bool) -> dict[str, Any]:
+def _paper_dataset(path: Path, shown: Any, knobs: ReferenceKnobs, verbose: bool) -> dict[str, Any]:
     """``download=True``: where the reference downloads the frozen file, make the paper's data locally."""
-    key = _cache_key(knobs, kwargs.get("template"))
+    key = _cache_key(knobs, None)
     if path.exists():
         _say(verbose, "File already exists. Skipping download.")
-        return _read(path, shown, key, knobs, kwargs, verbose)
+        return _read(path, shown, key, knobs, {}, verbose)
     print(f"Making the MNIST1D dataset of {PAPER_URL} locally (nothing is downloaded)")
-    _write(path, _make_quietly(knobs, kwargs), key)
+    _write(path, _make_quietly(knobs, {}), key)
     print(f"Saving to {shown}")
     data = from_pickle(path)  # what the reference returns: the file it just saved, read back
     _say(verbose, f"Successfully loaded data from {shown}")
