@@ -9,7 +9,8 @@ from .config import MNIST1DConfig
 
 VARIANTS: MappingProxyType[str, MNIST1DConfig] = MappingProxyType({
     # the paper's dataset, 4,000 train / 1,000 test: the reference generator's output bit for bit (the frozen
-    # mnist1d_data.pkl, made with older numpy/scipy, differs in the last bit of 109 of its 200,000 float64 values)
+    # mnist1d_data.pkl, made with older numpy/scipy, differs in the last bits of some float64 values, how many
+    # depending on the library versions; its labels, t and float32 values are ours)
     "standard": MNIST1DConfig(),
     # the same signals with the 40 positions permuted by one fixed permutation (no spatial prior left)
     "shuffled": MNIST1DConfig(shuffle_seq=True),

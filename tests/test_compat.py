@@ -5,14 +5,11 @@ package itself, run on the same arguments.
 """
 
 import functools
-import subprocess
-import sys
 import warnings
 
 import mnist1d as reference
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from mnist1d_hf import compat as mnist1d
 from mnist1d_hf.compat.data import MNIST1DCompatWarning, sidecar_path
@@ -23,16 +20,24 @@ SMALL = 1000  # examples, for the cache tests: the reference package takes a sec
 
 @functools.lru_cache(maxsize=None)
 def _reference_cached(changes):
+    """One run of the reference per config in this module, with the next numbers its global generator gives."""
     args = reference.get_dataset_args()
     for name, value in changes:
         setattr(args, name, value)
-    return reference.data.make_dataset(args)
+    data = reference.data.make_dataset(args)
+    return data, np.random.rand(3)
+
+
+def reference_run(**changes):
+    """The reference package's output for its defaults with ``changes`` (a fresh copy of a cached run), and the
+    next three numbers of numpy's global generator after it."""
+    changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
+    data, after = _reference_cached(tuple(sorted(changes.items())))
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in data.items()}, after
 
 
 def reference_data(**changes):
-    """The reference package's output for its defaults with ``changes`` (a fresh copy of a cached run)."""
-    data = _reference_cached(tuple(sorted(changes.items())))
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in data.items()}
+    return reference_run(**changes)[0]
 
 
 def small_args(**changes):
@@ -61,17 +66,25 @@ def both(edit):
     return ours, theirs
 
 
-def _more_samples(a):
-    a.num_samples = 8000
+def changes_of(edit):
+    """The knobs an edit changes, as keyword arguments for ``reference_run``."""
+    edited, defaults = mnist1d.get_dataset_args(as_dict=True), mnist1d.get_dataset_args(as_dict=True)
+    edit(mnist1d.ObjectView(edited))
+    return {k: v for k, v in edited.items() if v != defaults[k]}
+
+
+def _half_split(a):
+    a.num_samples = 1500
     a.train_split = 0.5
 
 
-def _thousand_test(a):
-    a.num_samples = 6000
-    a.train_split = 1 - 1000 / a.num_samples
+def _hundred_test(a):
+    a.num_samples = 1200
+    a.train_split = 1 - 100 / a.num_samples  # a float split whose product rounds down
 
 
 def _shuffled(a):
+    a.num_samples = 1000
     a.shuffle_seq = True
 
 
@@ -79,14 +92,14 @@ def _small_and_odd(a):
     a.num_samples, a.final_seq_length, a.padding, a.seed, a.template_len = 1234, 23, [3, 40], 7, 20
 
 
-@pytest.mark.parametrize("edit", [lambda a: None, _more_samples, _thousand_test, _shuffled, _small_and_odd],
-                         ids=["defaults", "8000-half", "1000-test", "shuffled", "odd-knobs"])
+@pytest.mark.parametrize("edit", [lambda a: None, _half_split, _hundred_test, _shuffled, _small_and_odd],
+                         ids=["defaults", "half-split", "100-test", "shuffled", "odd-knobs"])
 def test_make_dataset_equals_the_reference_bit_for_bit(edit):
-    ours, theirs = both(edit)
+    ours = mnist1d.get_dataset_args()
+    edit(ours)
     got = mnist1d.data.make_dataset(ours)
     after_ours = np.random.rand(3)
-    want = reference.data.make_dataset(theirs)
-    after_reference = np.random.rand(3)
+    want, after_reference = reference_run(**changes_of(edit))
     assert_same_dataset(got, want)
     # the global generator is left where the reference leaves it: code that keeps drawing gets the same numbers
     np.testing.assert_array_equal(after_ours, after_reference)
@@ -94,16 +107,16 @@ def test_make_dataset_equals_the_reference_bit_for_bit(edit):
 
 def test_any_object_with_the_attributes_works_and_extras_are_ignored():
     class MyArgs:  # a user's own class, with fields the generator does not know
-        num_samples, train_split, template_len, padding = 2000, 0.75, 12, (36, 60)
+        num_samples, train_split, template_len, padding = 600, 0.75, 12, (36, 60)
         scale_coeff, max_translation, corr_noise_scale, iid_noise_scale = 0.4, 48, 0.25, 0.02
         shear_scale, shuffle_seq, final_seq_length, seed = 0.75, False, 40, 3
         learning_rate, device = 1e-2, "cpu"
 
-    want = reference_data(num_samples=2000, train_split=0.75, seed=3)
+    want = reference_data(num_samples=600, train_split=0.75, seed=3)
     assert_same_dataset(mnist1d.make_dataset(MyArgs()), want)
     view = mnist1d.ObjectView({k: v for k, v in vars(MyArgs).items() if not k.startswith("__")})
     assert_same_dataset(mnist1d.make_dataset(view), want)
-    assert_same_dataset(mnist1d.make_dataset(), reference_data())
+    assert_same_dataset(mnist1d.make_dataset(vars(view)), want)  # a plain dict of the knobs too
 
 
 def test_missing_attribute_names_the_field():
@@ -150,17 +163,17 @@ def test_a_second_config_at_the_same_path_never_gets_the_old_data(tmp_path):
     args = small_args()
     mnist1d.get_dataset(args, path=path, download=False, regenerate=True)
     before = path.read_bytes()
-    args.num_samples, args.train_split = 2000, 0.5     # the notebook changes its args and runs the cell again
+    args.num_samples, args.train_split = 1200, 0.5     # the notebook changes its args and runs the cell again
     with pytest.warns(MNIST1DCompatWarning, match="another config.*num_samples"):
         data = mnist1d.get_dataset(args, path=path, download=False)
-    assert data["x"].shape == (1000, 40) and data["x_test"].shape == (1000, 40)
-    assert_same_dataset(data, reference_data(num_samples=2000, train_split=0.5))
+    assert data["x"].shape == (600, 40) and data["x_test"].shape == (600, 40)
+    assert_same_dataset(data, reference_data(num_samples=1200, train_split=0.5))
     assert path.read_bytes() == before, "the file holding the other config was overwritten"
     # regenerate=True is the explicit way to replace it
     mnist1d.get_dataset(args, path=path, download=False, regenerate=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert mnist1d.get_dataset(args, path=path, download=False)["x"].shape == (1000, 40)
+        assert mnist1d.get_dataset(args, path=path, download=False)["x"].shape == (600, 40)
 
 
 def test_download_makes_the_papers_data_locally_and_warns_about_ignored_args(tmp_path):
@@ -251,29 +264,9 @@ def test_the_reference_names_exist_where_clients_look_for_them():
         "url": mnist1d.get_dataset_args().url}
 
 
-def test_plot_signals_returns_a_figure():
-    data = mnist1d.make_dataset(small_args())
-    fig = mnist1d.plot_signals(data["x"], data["t"], labels=data["y"], zoom=5)
-    assert isinstance(fig, Figure) and len(fig.axes) == 10
-    assert fig.axes[0].get_title() == f"label={data['y'][0]}"
-
-
-SEED_CHECK = """
-import sys
-from mnist1d_hf import compat as mnist1d
-mnist1d.set_seed(0)
-assert "torch" not in sys.modules, "set_seed imported torch"
-import torch
-mnist1d.set_seed(5)
-a = torch.rand(3)
-mnist1d.set_seed(5)
-b = torch.rand(3)
-torch.manual_seed(6)
-c = torch.rand(3)
-print(bool((a == b).all()), bool((a == c).all()))
-"""
-
-
-def test_set_seed_seeds_torch_only_when_the_caller_imported_it():
-    out = subprocess.run([sys.executable, "-c", SEED_CHECK], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "False"]
+def test_download_ignores_custom_templates_as_the_reference_does(tmp_path):
+    tpl = reference.get_templates()
+    tpl["x"] = tpl["x"][:, ::-1].copy()
+    with pytest.warns(MNIST1DCompatWarning, match="ignores template"):
+        data = mnist1d.get_dataset(mnist1d.get_dataset_args(), path=tmp_path / "paper.pkl", template=tpl)
+    assert_same_dataset(data, reference_data())

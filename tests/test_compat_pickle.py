@@ -73,3 +73,42 @@ def test_to_pickle_writes_what_the_reference_reads(tmp_path):
     assert theirs["train_losses"] == [0.5, 0.25]
     np.testing.assert_array_equal(theirs["acc"], results["acc"])
     assert not list(tmp_path.glob(".*.tmp")), "the temporary file was left behind"
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+def test_object_views_of_both_packages_load_as_ours(protocol, tmp_path):
+    """Results pickles keep their args: the reference's ObjectView and ours both load, without running code."""
+    path = tmp_path / "results.pkl"
+    theirs = reference.utils.ObjectView({"num_samples": 5000, "padding": [36, 60]})
+    ours = mnist1d.ObjectView({"learning_rate": 1e-2})
+    path.write_bytes(pickle.dumps({"args": theirs, "model_args": ours, "acc": np.arange(3.0)}, protocol=protocol))
+    got = mnist1d.from_pickle(path)
+    for name, original in (("args", theirs), ("model_args", ours)):
+        assert type(got[name]) is mnist1d.ObjectView and vars(got[name]) == vars(original)
+    assert got["args"].padding == [36, 60]
+    np.testing.assert_array_equal(got["acc"], np.arange(3.0))
+    # and the reference reads ours (its pickle.load imports this package's ObjectView)
+    mnist1d.to_pickle({"args": ours}, path)
+    assert vars(reference.utils.from_pickle(str(path))["args"]) == {"learning_rate": 1e-2}
+
+
+def test_the_reconstructor_of_protocols_0_and_1_builds_nothing_but_object_views():
+    payload = b"ccopy_reg\n_reconstructor\n(cnumpy\nndarray\nc__builtin__\nobject\nNtR."
+    with pytest.raises(pickle.UnpicklingError, match="only ObjectView"):
+        safe_loads(payload)
+
+
+def test_a_results_pickle_holding_a_model_names_the_trusted_opt_in(tmp_path):
+    """The lottery notebook pickles torch models with its results: they need torch's code to load."""
+    import torch
+    path = tmp_path / "lottery_results.pkl"
+    model = torch.nn.Linear(3, 2)
+    reference.utils.to_pickle({"models": [model], "stats": np.zeros(4), "args": mnist1d.get_dataset_args()},
+                              str(path))
+    with pytest.raises(pickle.UnpicklingError) as refused:
+        mnist1d.from_pickle(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message and "trusted=True" in message and "torch" in message
+    loaded = mnist1d.from_pickle(path, trusted=True)
+    assert torch.equal(loaded["models"][0].weight, model.weight)
+    assert loaded["args"].seed == 42

@@ -1,7 +1,10 @@
-"""A drop-in for the reference ``mnist1d`` package: ``from mnist1d_hf import compat as mnist1d``.
+"""A drop-in for the reference ``mnist1d`` package: ``import mnist1d_hf.compat.alias`` before anything else.
 
-The reference's names, at the top level and under ``data`` and ``utils``, on this package's exact generator;
-``get_dataset`` without the reference's cache traps and ``from_pickle`` without code execution (see ``data``).
+After that line every ``import mnist1d`` / ``from mnist1d.data | .utils | .transform import ...`` resolves here
+(``alias``); ``from mnist1d_hf import compat as mnist1d`` works without it. The reference's names, signatures,
+messages and side effects on this package's exact generator; ``get_dataset`` without the reference's cache
+traps and ``from_pickle`` without code execution unless ``trusted=True`` (docs/dropin.md lists every
+difference).
 """
 
 from . import data, utils

@@ -10,25 +10,31 @@ reference's calling conventions without its traps:
 - no failure turns into a regeneration over the user's file: unreadable or foreign files raise, and a file
   holding another config is left untouched (the requested data are generated in memory, with a warning);
 - files are written atomically, and read with an unpickler that cannot run code.
+
+Its side effects are the reference's: generating (``regenerate=True``, or no file with ``download=False``)
+seeds ``random`` and numpy's global generator as the reference's ``make_dataset`` does; every path on which the
+reference only loads or downloads leaves both as it found them, even where this module generates to check or
+replace a file. Its messages are the reference's, ``verbose=True`` by default.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..atomic import write_text
-from ..config import MNIST1DConfig
 from ..generate import signal_t
 from ..reference import reference_examples
 from ..templates import NUM_CLASSES, template_t, templates
+from .knobs import ReferenceKnobs, knobs_of
 from .transform import transform
 from .utils import ObjectView, from_pickle, set_seed, to_pickle
 
@@ -37,11 +43,6 @@ __all__ = ["MNIST1DCompatWarning", "get_dataset", "get_dataset_args", "get_templ
 
 DEFAULT_PATH = "./mnist1d_data.pkl"
 PAPER_URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"  # kept for args.url; never fetched
-KNOB_TYPES = {  # the generator knobs the reference reads from args, and how each is normalized
-    "num_samples": int, "train_split": float, "template_len": int, "padding": list, "scale_coeff": float,
-    "max_translation": int, "corr_noise_scale": float, "iid_noise_scale": float, "shear_scale": float,
-    "shuffle_seq": bool, "final_seq_length": int, "seed": int,
-}
 DATASET_KEYS = ("x", "x_test", "y", "y_test", "t")
 SIDECAR_SUFFIX = ".config.json"
 SIDECAR_FORMAT = "mnist1d_hf.compat/1"
@@ -64,55 +65,32 @@ def get_templates() -> dict[str, np.ndarray]:
     return {"x": templates(), "t": template_t(), "y": np.arange(NUM_CLASSES)}
 
 
-def knobs_of(args: Any) -> dict[str, Any]:
-    """The generator knobs of ``args`` (any object with the attributes, or a mapping); others are ignored."""
-    args = get_dataset_args() if args is None else args
-    knobs = {}
-    for name, kind in KNOB_TYPES.items():
-        if isinstance(args, Mapping):
-            if name not in args:
-                raise AttributeError(f"args has no {name!r}: the generator needs {', '.join(KNOB_TYPES)}")
-            value = args[name]
-        elif hasattr(args, name):
-            value = getattr(args, name)
-        else:
-            raise AttributeError(f"args has no attribute {name!r}: the generator needs {', '.join(KNOB_TYPES)}")
-        knobs[name] = [int(v) for v in value] if kind is list else kind(value)
-    return knobs
-
-
-def config_of(knobs: Mapping[str, Any]) -> MNIST1DConfig:
-    """The validated reference-mode config of these knobs (the split is applied separately, as the reference)."""
-    fields = {k: v for k, v in knobs.items() if k != "train_split"}
-    return MNIST1DConfig(**fields, train_split=0.5, mode="reference")
-
-
 def make_dataset(args: Any = None, template: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The reference's ``make_dataset``: the same dict and the same numbers, bit for bit.
 
-    ``args`` is any object with the knobs as attributes (unknown ones are ignored). The split is the reference's:
-    the first ``int(N * train_split)`` rows are ``x``. Seeds ``random`` and numpy's global generator with
-    ``args.seed`` and leaves it where the reference leaves it.
+    ``args`` is any object with the knobs as attributes (unknown ones are ignored); every config the reference
+    makes data from is accepted (see ``knobs``). The split is the reference's: the first ``int(N * train_split)``
+    rows are ``x``. Seeds ``random`` and numpy's global generator with ``args.seed`` and leaves the latter where
+    the reference leaves it.
     """
-    knobs = knobs_of(args)
-    cfg = config_of(knobs)
+    knobs = knobs_of(get_dataset_args() if args is None else args)
     if template is not None:
         return _make_from_templates(knobs, template)
-    xs, ys, rng = reference_examples(cfg)
-    random.seed(cfg.seed)
+    xs, ys, rng = reference_examples(knobs)
+    random.seed(knobs.seed)
     np.random.set_state(rng.get_state())  # where the reference's global generator ends up
     std = xs.std()
-    t = signal_t(cfg) / std
+    t = signal_t(knobs) / std
     xs = (xs - xs.mean()) / std
-    return _split(xs, ys, t, get_templates(), knobs["train_split"])
+    return _split(xs, ys, t, get_templates(), knobs.train_split)
 
 
-def _make_from_templates(knobs: dict[str, Any], tpl: Mapping[str, np.ndarray]) -> dict[str, Any]:
+def _make_from_templates(knobs: ReferenceKnobs, tpl: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Custom templates: the reference's own loop over ``transform`` (exact, and as slow as the reference)."""
-    set_seed(knobs["seed"])
-    args = ObjectView(dict(knobs))
+    set_seed(knobs.seed)
+    args = ObjectView(knobs.as_dict())
     xs, ys = [], []
-    per_class = knobs["num_samples"] // len(tpl["y"])
+    per_class = knobs.num_samples // len(tpl["y"])
     new_t = None
     for label_ix in range(len(tpl["y"])):
         for _ in range(per_class):
@@ -121,10 +99,10 @@ def _make_from_templates(knobs: dict[str, Any], tpl: Mapping[str, np.ndarray]) -
             ys.append(tpl["y"][label_ix])
     order = np.random.permutation(len(ys))
     xs, ys = np.stack(xs)[order], np.stack(ys)[order]
-    if knobs["shuffle_seq"]:
-        xs = xs[..., np.random.permutation(knobs["final_seq_length"])]
+    if knobs.shuffle_seq:
+        xs = xs[..., np.random.permutation(knobs.final_seq_length)]
     std = xs.std()
-    return _split((xs - xs.mean()) / std, ys, new_t / std, tpl, knobs["train_split"])
+    return _split((xs - xs.mean()) / std, ys, new_t / std, tpl, knobs.train_split)
 
 
 def _split(xs: np.ndarray, ys: np.ndarray, t: np.ndarray, tpl: Any, train_split: float) -> dict[str, Any]:
@@ -133,8 +111,27 @@ def _split(xs: np.ndarray, ys: np.ndarray, t: np.ndarray, tpl: Any, train_split:
             "y_test": ys[split_ix:].copy(), "t": t, "templates": tpl}
 
 
+@contextlib.contextmanager
+def global_generators_kept() -> Iterator[None]:
+    """Restore ``random``'s and numpy's global generators on exit: for generation the reference does not do.
+
+    torch's generator needs no care: nothing in this package touches it.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _make_quietly(knobs: ReferenceKnobs, kwargs: dict[str, Any]) -> dict[str, Any]:
+    with global_generators_kept():
+        return make_dataset(ObjectView(knobs.as_dict()), **kwargs)
+
+
 # the cache --------------------------------------------------------------------------------------------------
-def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool = False, download: bool = True,
+def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool = True, download: bool = True,
                 regenerate: bool = False, **kwargs: Any) -> dict[str, Any]:
     """The reference's cached ``get_dataset``, keyed by path and config (see the module docstring).
 
@@ -149,23 +146,40 @@ def get_dataset(args: Any = None, path: str | Path | None = None, verbose: bool 
     unknown = sorted(set(kwargs) - {"template"})
     if unknown:
         raise TypeError(f"get_dataset() got unexpected keyword argument(s) {unknown}; allowed: template")
-    path = Path(DEFAULT_PATH if path is None else path)
-    knobs = knobs_of(args)
+    shown = DEFAULT_PATH if path is None else path  # messages show the path as given, as the reference's do
+    path = Path(shown)
+    knobs = knobs_of(get_dataset_args() if args is None else args)
     if download:
-        knobs = _paper_knobs(knobs)
+        if kwargs.get("template") is not None:
+            warnings.warn("download=True gives the paper's dataset and ignores template, as the reference does; "
+                          "pass download=False to use the templates", MNIST1DCompatWarning, stacklevel=2)
+        return _paper_dataset(path, shown, _paper_knobs(knobs), verbose)
     key = _cache_key(knobs, kwargs.get("template"))
-
     if regenerate or not path.exists():
-        data = make_dataset(ObjectView(dict(knobs)), **kwargs)
+        _say(verbose, f"Did or could not load data from {shown}. Rebuilding dataset...")
+        data = make_dataset(ObjectView(knobs.as_dict()), **kwargs)  # seeds the global generators, as the reference
         _write(path, data, key)
-        _say(verbose, f"Generated the dataset and saved it to {path}")
         return data
-    return _read(path, key, knobs, kwargs, verbose)
+    return _read(path, shown, key, knobs, kwargs, verbose)
 
 
-def _paper_knobs(requested: dict[str, Any]) -> dict[str, Any]:
+def _paper_dataset(path: Path, shown: Any, knobs: ReferenceKnobs, verbose: bool) -> dict[str, Any]:
+    """``download=True``: where the reference downloads the frozen file, make the paper's data locally."""
+    key = _cache_key(knobs, None)
+    if path.exists():
+        _say(verbose, "File already exists. Skipping download.")
+        return _read(path, shown, key, knobs, {}, verbose)
+    print(f"Making the MNIST1D dataset of {PAPER_URL} locally (nothing is downloaded)")
+    _write(path, _make_quietly(knobs, {}), key)
+    print(f"Saving to {shown}")
+    data = from_pickle(path)  # what the reference returns: the file it just saved, read back
+    _say(verbose, f"Successfully loaded data from {shown}")
+    return data
+
+
+def _paper_knobs(requested: ReferenceKnobs) -> ReferenceKnobs:
     paper = knobs_of(get_dataset_args())
-    differ = {k: requested[k] for k in paper if requested[k] != paper[k]}
+    differ = {k: v for k, v in requested.as_dict().items() if v != paper.as_dict()[k]}
     if differ:
         warnings.warn(f"download=True gives the paper's dataset and ignores args, which differ from it in "
                       f"{differ}; pass download=False to get the dataset of args", MNIST1DCompatWarning,
@@ -173,12 +187,12 @@ def _paper_knobs(requested: dict[str, Any]) -> dict[str, Any]:
     return paper
 
 
-def _cache_key(knobs: Mapping[str, Any], template: Mapping[str, np.ndarray] | None) -> dict[str, Any]:
+def _cache_key(knobs: ReferenceKnobs, template: Mapping[str, np.ndarray] | None) -> dict[str, Any]:
     tpl = get_templates() if template is None else template
     digest = hashlib.sha256()
     for name in ("x", "t", "y"):
         digest.update(np.ascontiguousarray(tpl[name], dtype=np.float64).tobytes())
-    return {"format": SIDECAR_FORMAT, "config": dict(knobs), "templates_sha256": digest.hexdigest()}
+    return {"format": SIDECAR_FORMAT, "config": knobs.as_dict(), "templates_sha256": digest.hexdigest()}
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -192,13 +206,14 @@ def _write(path: Path, data: dict[str, Any], key: dict[str, Any]) -> None:
     write_text(sidecar_path(path), json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
-def _read(path: Path, key: dict[str, Any], knobs: dict[str, Any], kwargs: dict[str, Any],
+def _read(path: Path, shown: Any, key: dict[str, Any], knobs: ReferenceKnobs, kwargs: dict[str, Any],
           verbose: bool) -> dict[str, Any]:
+    """Load ``path`` if it holds the data of ``knobs``; the global generators are left as they were."""
     raw = path.read_bytes()
     stored = _stored_key(path, raw)
     if stored == key:
         data = _checked_layout(from_pickle(path), path)
-        _say(verbose, f"Successfully loaded data from {path}")
+        _say(verbose, f"Successfully loaded data from {shown}")
         return data
     if stored is not None:
         changed = {k: (stored["config"].get(k), v) for k, v in key["config"].items() if stored["config"].get(k) != v}
@@ -206,9 +221,9 @@ def _read(path: Path, key: dict[str, Any], knobs: dict[str, Any], kwargs: dict[s
         return _generated_instead(path, f"it holds another config: {what}", knobs, kwargs)
     # a file without a (matching) record: the paper's frozen file, or one the reference package wrote
     data = _checked_layout(from_pickle(path), path)
-    fresh = make_dataset(ObjectView(dict(knobs)), **kwargs)
+    fresh = _make_quietly(knobs, kwargs)
     if _same_dataset(data, fresh):
-        _say(verbose, f"Successfully loaded data from {path} (checked against the requested config)")
+        _say(verbose, f"Successfully loaded data from {shown}")
         return data
     return _generated_instead(path, "its data are not those of the requested config", knobs, kwargs, fresh)
 
@@ -224,12 +239,12 @@ def _stored_key(path: Path, raw: bytes) -> dict[str, Any] | None:
     return record
 
 
-def _generated_instead(path: Path, why: str, knobs: dict[str, Any], kwargs: dict[str, Any],
+def _generated_instead(path: Path, why: str, knobs: ReferenceKnobs, kwargs: dict[str, Any],
                        fresh: dict[str, Any] | None = None) -> dict[str, Any]:
     warnings.warn(f"{path}: {why}. Returning data generated for the requested config and leaving the file "
                   "untouched; pass download=False, regenerate=True to replace it, or choose another path",
                   MNIST1DCompatWarning, stacklevel=4)
-    return fresh if fresh is not None else make_dataset(ObjectView(dict(knobs)), **kwargs)
+    return fresh if fresh is not None else _make_quietly(knobs, kwargs)
 
 
 def _checked_layout(data: Any, path: Path) -> dict[str, Any]:
@@ -242,7 +257,7 @@ def _checked_layout(data: Any, path: Path) -> dict[str, Any]:
 
 def _same_dataset(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Same labels and shapes, signals and time axis equal to 1e-12 (files made with older library arithmetic
-    differ from today's in the last bit of a few values)."""
+    differ from today's in the last bits of some values)."""
     for name in DATASET_KEYS:
         x, y = np.asarray(a[name]), np.asarray(b[name])
         if x.shape != y.shape:

@@ -1,9 +1,10 @@
-"""Reading pickles without running code: only numpy arrays, dtypes, numpy scalars and plain containers.
+"""Reading pickles without running code: numpy arrays, dtypes, numpy scalars, plain containers, ``ObjectView``.
 
 A pickle can name any importable callable and call it while loading, so ``pickle.load`` on a downloaded file
 runs whatever the file says. MNIST-1D pickles (the paper's frozen ``mnist1d_data.pkl`` and files written by the
-reference package) hold nothing but dicts, lists and numpy arrays; this unpickler rebuilds exactly those and
-refuses every other global with an error that names it.
+reference package) hold nothing but dicts, lists and numpy arrays, and its users' results add ``ObjectView``
+args; this unpickler rebuilds exactly those and refuses every other global with a one-line error that names it
+and the opt-in for a trusted file.
 """
 
 from __future__ import annotations
@@ -45,19 +46,43 @@ ALLOWED: dict[tuple[str, str], Any] = {
        for kind in (set, frozenset, complex, bytearray)},
     ("collections", "OrderedDict"): collections.OrderedDict,
 }
+# ObjectView under the reference's module path and ours; protocols 0 and 1 build it through copyreg
+OBJECT_VIEW_PATHS = (("mnist1d.utils", "ObjectView"), ("mnist1d_hf.compat.utils", "ObjectView"))
+RECONSTRUCTOR_PATHS = (("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"))
+OBJECT_PATHS = (("builtins", "object"), ("__builtin__", "object"))
+
+
+def _object_view_class() -> type:
+    from .utils import ObjectView  # here, not at import: utils imports this module
+
+    return ObjectView
+
+
+def _reconstruct_object_view(cls: Any, base: Any, state: Any) -> Any:
+    """``copyreg._reconstructor`` as protocols 0 and 1 use it, for ``ObjectView`` only."""
+    if cls is not _object_view_class() or base is not object or state is not None:
+        raise pickle.UnpicklingError(f"refusing copyreg._reconstructor{(cls, base, state)!r}: only ObjectView "
+                                     "is rebuilt this way")
+    return object.__new__(cls)
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """An unpickler whose only globals are numpy's array/dtype/scalar rebuilders and a few builtin containers."""
+    """An unpickler whose only globals are numpy's array/dtype/scalar rebuilders, a few builtin containers and
+    ``ObjectView``."""
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: this file asks to call code while loading. Only numpy "
-                "arrays, dtypes and plain containers (dict, list, tuple, str, numbers) are allowed; if you trust "
-                "the file, load it with pickle.load yourself") from None
+        key = (module, name)
+        if key in ALLOWED:
+            return ALLOWED[key]
+        if key in OBJECT_VIEW_PATHS:
+            return _object_view_class()
+        if key in RECONSTRUCTOR_PATHS:
+            return _reconstruct_object_view
+        if key in OBJECT_PATHS:
+            return object
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name}: this file needs code beyond numpy arrays, plain containers and "
+            "ObjectView to load; if you trust it, pass trusted=True to from_pickle (it may then run any code)")
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError(f"refusing persistent id {pid!r}: not an MNIST-1D pickle")

@@ -1,15 +1,14 @@
 """``mnist1d.utils`` of the reference package: seeding, pickles, ``ObjectView`` and ``plot_signals``.
 
-Differences from the reference, each on purpose: ``set_seed`` also seeds torch when the caller has imported it;
-``to_pickle`` writes atomically; ``from_pickle`` only rebuilds numpy arrays and plain containers (a pickle can
-otherwise run code); ``plot_signals`` returns a matplotlib ``Figure`` instead of calling ``pyplot.show``.
+``set_seed`` and ``plot_signals`` do what the reference's do, side effects included. Two differences, on
+purpose: ``to_pickle`` writes atomically, and ``from_pickle`` rebuilds only numpy arrays, plain containers and
+``ObjectView`` unless told the file is trusted (a pickle can otherwise run code).
 """
 
 from __future__ import annotations
 
 import pickle
 import random
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,16 +25,9 @@ __all__ = ["ObjectView", "from_pickle", "plot_signals", "set_seed", "to_pickle",
 
 
 def set_seed(seed: int) -> None:
-    """Seed ``random``, numpy's global generator and, if the caller has already imported it, torch.
-
-    The reference seeds only ``random`` and numpy, which left its notebooks' torch initializations unseeded.
-    torch is never imported here: this package must not pull it in.
-    """
+    """Seed ``random`` and numpy's global generator, exactly as the reference does (torch is not touched)."""
     random.seed(seed)
     np.random.seed(seed)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
 
 
 def to_pickle(thing: Any, path: str | Path) -> None:
@@ -47,8 +39,15 @@ def to_pickle(thing: Any, path: str | Path) -> None:
     write_file(path, write)
 
 
-def from_pickle(path: str | Path) -> Any:
-    """Load a pickle of numpy arrays and plain containers; anything that would run code is refused."""
+def from_pickle(path: str | Path, trusted: bool = False) -> Any:
+    """Load a pickle of numpy arrays, plain containers and ``ObjectView``s; anything else needs ``trusted=True``.
+
+    ``trusted=True`` is ``pickle.load``, as in the reference: the file may run any code while loading (results
+    holding torch models need it). Only pass it for a file you made or trust.
+    """
+    if trusted:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
     return safe_load(path)
 
 
@@ -66,31 +65,33 @@ def plot_signals(xs: Sequence[np.ndarray], t: np.ndarray, labels: Sequence[Any] 
                  ratio: float = 2.6, do_transform: bool = False, dark_mode: bool = False, zoom: float = 1):
     """The first ten signals side by side, drawn as in the paper (``x`` horizontal, ``t`` downwards).
 
-    Returns the ``matplotlib.figure.Figure`` (a notebook displays it; ``fig.savefig(path)`` writes it).
+    As the reference: a new pyplot figure (so ``plt.savefig`` and a notebook's inline display see it), then
+    ``plt.show()``; returns the figure. ``do_transform=True`` transforms each signal first (needs ``args``).
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt  # only for plots: the package itself never imports pyplot
 
     if do_transform and args is None:
         raise ValueError("plot_signals(do_transform=True) needs args: the transform's knobs")
     rows, cols = 1, 10
-    fig = Figure(figsize=[cols * 1.5, rows * 1.5 * ratio], dpi=60)
+    fig = plt.figure(figsize=[cols * 1.5, rows * 1.5 * ratio], dpi=60)
     for ix in range(rows * cols):
-        ax = fig.add_subplot(rows, cols, ix + 1)
-        x, ti = xs[ix], t
-        if do_transform:
-            x, ti = transform(x, ti, args)
+        ax = plt.subplot(rows, cols, ix + 1)
+        x = xs[ix]
+        if do_transform:  # as the reference, each signal's transform takes the previous one's time axis
+            x, t = transform(x, t, args)
         if dark_mode:
-            ax.plot(x, ti, "wo", linewidth=6)
+            ax.plot(x, t, "wo", linewidth=6)
             ax.set_facecolor("k")
         else:
-            ax.plot(x, ti, "k-", linewidth=2)
+            ax.plot(x, t, "k-", linewidth=2)
         if labels is not None:
             ax.set_title(f"label={labels[ix]}", fontsize=22)
         ax.set_xlim(-zoom, zoom)
         ax.set_ylim(-zoom, zoom)
         ax.invert_yaxis()
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.subplots_adjust(wspace=0, hspace=0)
-    fig.tight_layout()
+        ax.set_xticks([], [])
+        ax.set_yticks([], [])
+    plt.subplots_adjust(wspace=0, hspace=0)
+    plt.tight_layout()
+    plt.show()
     return fig
