@@ -4,6 +4,7 @@ Each run trains ``configs/simclr.yaml`` (default projector), with ``simclr_no_pr
 ``simclr_deep_projector.yaml`` on top, for one seed (``seed_everything`` and the data module's shuffle seed),
 through the project's LightningCLI; then ``lightning_modules.ssl.probes.evaluate_layers`` measures, on the full
 train and test splits, each layer's linear-probe test accuracy and dead-unit fraction, and kNN on the last layer.
+A run whose loss layer learned almost nothing (``collapsed``) is shown and left out of the shape claims.
 
     python -m experiments run guillotine            # 3 variants x seeds 0-7, seed-major
     python -m experiments run guillotine --quick    # 2 epochs on 1000 training examples, seed 0
@@ -22,6 +23,7 @@ from typing import Any
 from mnist1d_hf.atomic import save_figure
 
 from .runner import Claim, Results, Study
+from .verdicts import against_paper, compare
 from .runs import Run, fit_run, load_config, override
 
 VARIANTS = {"default": ["configs/simclr.yaml"],
@@ -31,10 +33,12 @@ VARIANTS = {"default": ["configs/simclr.yaml"],
 PAPER = {"default": [32.8, 75.1, 80.9, 82.1, 76.1, 75.0],
          "no_projector": [32.8, 82.2, 79.5, 53.4],
          "deep_projector": [32.8, 75.9, 82.4, 79.5, 77.3, 72.8, 65.0, 61.1]}
-PAPER_KNN = 74.0  # kNN (k = 10, cosine) on the default projector output, "about 74%"
-KNN_TOLERANCE = 3.0  # "about": the median within this many points
+PAPER_KNN = 74  # kNN (k = 10, cosine) on the default projector output, "about 74%"
 BACKBONE_OUTPUT = 3  # layer index of conv3
 PROJECTOR_DROP = 4.0  # the projector output at least this many points below the backbone output
+# A run collapsed when SSL taught the layer its loss is applied to almost nothing: that layer's linear probe less
+# than this many points above the raw input's. Collapsed runs are shown, and left out of the shape claims only.
+COLLAPSE_GAIN = 10.0
 TASK = "experiments.guillotine:train_and_evaluate"
 QUICK = {"trainer.max_epochs": 2, "trainer.check_val_every_n_epoch": 1, "data.train_subset": 1000}
 
@@ -91,21 +95,25 @@ def columns(records: list[dict[str, Any]], read) -> list[list[float]]:
     return [list(c) for c in zip(*(read(r["result"]) for r in records))]
 
 
-def median_curve(records: list[dict[str, Any]], read=linear) -> list[float]:
-    return [statistics.median(c) for c in columns(records, read)]
-
-
 def spread(values: Sequence[float], digits: int = 1) -> str:
     """``median [min, max]``."""
     return (f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
             if values else "—")
 
 
-def verdict_over_seeds(per_seed: Sequence[bool], median_holds: bool) -> bool | None:
-    """Holds in every seed: holds; on the median curve but not in every seed: partly (None); else fails."""
-    if all(per_seed):
-        return True
-    return None if median_holds else False
+def embedding_gain(result: dict[str, Any]) -> float:
+    """Points of linear-probe accuracy the loss layer has over the raw input."""
+    accuracy = linear(result)
+    return accuracy[-1] - accuracy[0]
+
+
+def collapsed(result: dict[str, Any]) -> bool:
+    """The stated collapse rule: the loss layer less than ``COLLAPSE_GAIN`` points above the raw input."""
+    return embedding_gain(result) < COLLAPSE_GAIN
+
+
+def _seeds(records: Sequence[dict[str, Any]]) -> str:
+    return ", ".join(str(r["tags"]["seed"]) for r in records) or "none"
 
 
 def first_dead(result: dict[str, Any], layers: Sequence[str]) -> float:
@@ -129,7 +137,9 @@ class Guillotine(Study):
     100, 200 epochs, no labels), with the default projector 125 -> 16, without a projector and with a deep
     projector 125 -> 125 -> 125 -> 16; then logistic regression on the standardized frozen features of every
     layer (train split, C = 1) scored on the test split, kNN (k = 10, cosine) on the last layer and the share of
-    dead units (0 on every training example) per layer. Median and [min, max] over seeds next to the paper."""
+    dead units (0 on every training example) per layer. Median and [min, max] over seeds next to the paper; the
+    claims by the one rule over seeds, the shape claims on the runs the collapse rule keeps (a run collapsed when
+    its loss layer's probe is less than 10 points above the raw input's)."""
 
     name = "guillotine"
     title = "Guillotine regularization: SimCLR on MNIST-1D, linear probes by layer"
@@ -178,13 +188,15 @@ class Guillotine(Study):
                 else:
                     cells.append("")
             lines.append(f"| {i} | " + " | ".join(cells) + " |")
-        lines += ["", "Per seed: peak layer (best linear probe above the input) and kNN on the last layer (%):", "",
+        lines += ["", "Per seed: the peak layer (best linear probe above the input); kNN on the last layer (%); the "
+                  f"loss layer's linear probe minus the input's (points), **collapsed** below {COLLAPSE_GAIN:g}:", "",
                   "| variant | " + " | ".join(f"seed {s}" for s in results.tag_values("seed")) + " |",
                   "|---|" + "---|" * len(results.tag_values("seed"))]
         for v in variants:
             by_seed = {r["tags"]["seed"]: r["result"] for r in results.select(variant=v)}
             lines.append(f"| {v} | " + " | ".join(
-                f"{peak(linear(by_seed[s]))} ({100 * by_seed[s]['knn']:.1f})" if s in by_seed else "—"
+                f"{peak(linear(by_seed[s]))}; {100 * by_seed[s]['knn']:.1f}; {embedding_gain(by_seed[s]):+.1f}"
+                + (" **collapsed**" if collapsed(by_seed[s]) else "") if s in by_seed else "—"
                 for s in results.tag_values("seed")) + " |")
         if "deep_projector" in variants:
             lines += ["", self.dead_units_note(results)]
@@ -210,73 +222,50 @@ class Guillotine(Study):
                 f"linear (no ReLU), so it has no dead units by construction.")
 
     def claims(self, results: Results, quick: bool) -> list[Claim]:
+        """Every claim by the one rule over seeds; the shape claims (where the curve peaks, how far the loss layer
+        falls, whether the best layer is in the backbone) on the runs the collapse rule keeps."""
         claims = []
         default = results.select(variant="default")
         if default:
-            curves = [linear(r["result"]) for r in default]
-            median = median_curve(default)
-            peaks = [peak(c) for c in curves]
-            claims.append(Claim.check(
-                "default projector: linear accuracy peaks at the backbone output (layer 3, conv3)",
-                f"median curve peaks at layer {peak(median)} ({median[peak(median)]:.1f}%); layer 3 is the peak in "
-                f"{peaks.count(BACKBONE_OUTPUT)} of {len(curves)} seeds (peaks: {', '.join(map(str, peaks))})",
-                f"layer 3 ({PAPER['default'][3]})",
-                verdict_over_seeds([p == BACKBONE_OUTPUT for p in peaks], peak(median) == BACKBONE_OUTPUT),
-                not quick))
-            drops = [c[BACKBONE_OUTPUT] - c[-1] for c in curves]
-            claims.append(Claim.check(
-                f"default projector: the projector output is ≥ {PROJECTOR_DROP:.0f} points below layer 3",
-                f"{spread(drops)} points; ≥ {PROJECTOR_DROP:.0f} in {sum(d >= PROJECTOR_DROP for d in drops)} of "
-                f"{len(drops)} seeds",
-                f"{PAPER['default'][3] - PAPER['default'][-1]:.1f} points",
-                verdict_over_seeds([d >= PROJECTOR_DROP for d in drops], statistics.median(drops) >= PROJECTOR_DROP),
-                not quick))
             knn = [100 * r["result"]["knn"] for r in default]
-            median_knn = statistics.median(knn)
-            close = abs(median_knn - PAPER_KNN) <= KNN_TOLERANCE
-            claims.append(Claim.check(
-                f"default projector: kNN (k = 10, cosine) on the projector output about {PAPER_KNN:.0f}% "
-                f"(median within {KNN_TOLERANCE:.0f} points)",
-                f"{spread(knn)}%", f"about {PAPER_KNN:.0f}%",
-                True if close else (None if min(knn) <= PAPER_KNN <= max(knn) else False), not quick))
-        for variant in ("no_projector", "deep_projector"):
+            claims.append(Claim.judged(f"default projector: kNN (k = 10, cosine) on the projector output about "
+                                       f"{PAPER_KNN}%", against_paper(knn, PAPER_KNN), f"about {PAPER_KNN}%",
+                                       not quick))
+        for variant in VARIANTS:
             records = results.select(variant=variant)
             if records:
-                claims.append(self.shape_claim(variant, records, quick))
-        with_projector = [r for v in ("default", "deep_projector") for r in results.select(variant=v)]
-        if with_projector:
-            peaks = [peak(linear(r["result"])) for r in with_projector]
-            where = ", ".join(f"{r['tags']['variant']} seed {r['tags']['seed']}: {p}"
-                              for r, p in zip(with_projector, peaks))
-            inside = [p <= BACKBONE_OUTPUT for p in peaks]
-            claims.append(Claim.check(
-                "guillotine: with a projector (default and deep), the best layer is in the backbone (conv1-conv3), "
-                "not in the projector",
-                f"in {sum(inside)} of {len(inside)} runs (peak layers: {where})",
-                "default: layer 3; deep: layer 2", all(inside), not quick))
+                claims += self.shape_claims(variant, records, not quick)
         return claims
 
     @staticmethod
-    def shape_claim(variant: str, records: list[dict[str, Any]], quick: bool) -> Claim:
-        """The paper's shape: the peak layer, and the loss layer below the peak by at least half the paper's
-        drop. Holds in every seed: holds; on the median curve only: partly."""
-        paper = PAPER[variant]
-        paper_peak, paper_drop = peak(paper), paper[peak(paper)] - paper[-1]
-
-        def shaped(curve: Sequence[float]) -> bool:
-            return peak(curve) == paper_peak and curve[peak(curve)] - curve[-1] >= paper_drop / 2
-
-        curves = [linear(r["result"]) for r in records]
-        median = median_curve(records)
-        peaks = [peak(c) for c in curves]
-        return Claim.check(
-            f"{variant.replace('_', ' ')}: peak at layer {paper_peak}, the loss layer ≥ {paper_drop / 2:.1f} points "
-            f"(half the paper's drop) below it",
-            f"median peak layer {peak(median)} ({median[peak(median)]:.1f}%), loss layer {median[-1]:.1f}%; peak "
-            f"layer per seed {', '.join(map(str, peaks))}; shape in {sum(map(shaped, curves))} of {len(curves)} "
-            f"seeds",
-            f"peak layer {paper_peak} ({paper[paper_peak]}%), loss layer {paper[-1]}%",
-            verdict_over_seeds([shaped(c) for c in curves], shaped(median)), not quick)
+    def shape_claims(variant: str, records: list[dict[str, Any]], applicable: bool) -> list[Claim]:
+        """The paper's shape of ``variant``'s curve, per kept seed: its peak layer above every other layer, the
+        loss layer below the peak (by ``PROJECTOR_DROP`` for the default projector, by half the paper's drop
+        otherwise), and with a projector the best backbone layer above the best projector layer."""
+        paper, name = PAPER[variant], variant.replace("_", " ")
+        top, paper_drop = peak(paper), paper[peak(paper)] - paper[-1]
+        kept = [r for r in records if not collapsed(r["result"])]
+        curves = [linear(r["result"]) for r in kept]
+        which = f"; seeds {_seeds(kept)} (collapsed, left out: {_seeds([r for r in records if r not in kept])})"
+        drop = PROJECTOR_DROP if variant == "default" else round(paper_drop / 2, 1)
+        others = [[c[i] for i in range(1, len(c)) if i != top] for c in curves]
+        claims = [
+            Claim.judged(f"{name}: linear accuracy peaks at layer {top} ({records[0]['result']['layers'][top]}): "
+                         f"per seed, layer {top} minus the best other layer{which}",
+                         compare([c[top] for c in curves], [max(o) for o in others]),
+                         f"layer {top} ({paper[top]}%), next {max(p for i, p in enumerate(paper[1:], 1) if i != top)}%",
+                         applicable),
+            Claim.judged(f"{name}: the loss layer lies ≥ {drop:g} points below layer {top}: per seed, layer {top} "
+                         f"minus the loss layer{which}", compare([c[top] for c in curves], [c[-1] for c in curves],
+                                                                 margin=drop),
+                         f"{paper_drop:.1f} points ({paper[top]} -> {paper[-1]})", applicable)]
+        if len(paper) > BACKBONE_OUTPUT + 1:
+            claims.append(Claim.judged(
+                f"guillotine, {name}: the best layer is in the backbone (conv1-conv3), not in the projector: per "
+                f"seed, the best backbone layer minus the best projector layer{which}",
+                compare([max(c[1:BACKBONE_OUTPUT + 1]) for c in curves], [max(c[BACKBONE_OUTPUT + 1:]) for c in curves]),
+                f"{max(paper[1:BACKBONE_OUTPUT + 1]) - max(paper[BACKBONE_OUTPUT + 1:]):+.1f}", applicable))
+        return claims
 
     def figures(self, results: Results, out: Path) -> list[str]:
         """Left: median linear-probe curve with the seed range per variant, paper dashed. Right: dead units."""

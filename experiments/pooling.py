@@ -17,9 +17,10 @@ from typing import Any
 
 from mnist1d_hf.atomic import save_figure
 
+from .classifiers import curve, final_test_acc
 from .runner import Claim, Results, Study, fmt
 from .runs import Run, fit_run, load_config, override
-from .table1 import curve
+from .verdicts import against_paper, compare
 
 VARIANTS = ("no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool")
 POOLED = ("max_pool", "avg_pool", "l2_pool")
@@ -34,7 +35,6 @@ PAPER = {1000: {"no_pool": 59.2, "stride_2": 57.4, "max_pool": 78.2, "avg_pool":
          10000: {"no_pool": 94.3, "stride_2": 91.3, "max_pool": 97.0, "avg_pool": 96.0, "l2_pool": 96.6},
          20000: {"no_pool": 94.4, "stride_2": 92.2, "max_pool": 96.8, "avg_pool": 96.2, "l2_pool": 97.8},
          50000: {"no_pool": 96.3, "stride_2": 95.4, "max_pool": 98.1, "avg_pool": 97.3, "l2_pool": 97.1}}
-PAPER_RUNS = {size: {variant: [acc] for variant, acc in row.items()} for size, row in PAPER.items()}
 # Section D's bands and thresholds (points of test accuracy).
 POOLED_BAND = {1000: (78.0, 3.0), 50000: (97.5, 1.5)}
 UNPOOLED_BAND = {1000: (58.0, 4.0)}
@@ -51,21 +51,17 @@ def dataset_overrides(train_size: int) -> dict[str, int]:
     return {"num_samples": train_size + TEST_SIZE, "train_split": train_size}
 
 
-def final_test_acc(result: dict[str, Any]) -> float:
-    return 100 * result["final"]["val/acc"]
-
-
-Accuracies = dict[int, dict[str, list[float]]]  # size -> variant -> one accuracy per seed
+Accuracies = dict[int, dict[str, dict[int, float]]]  # size -> variant -> seed -> final test accuracy (%)
 
 
 def accuracies(results: Results) -> Accuracies:
-    """The measured final test accuracies (%), by size and variant; cells with no run are left out."""
+    """The measured final test accuracies (%), by size, variant and seed; cells with no run are left out."""
     table: Accuracies = {}
     for size in SIZES:
         for variant in VARIANTS:
-            values = results.values(final_test_acc, size=size, variant=variant)
-            if values:
-                table.setdefault(size, {})[variant] = values
+            runs = {r["tags"]["seed"]: final_test_acc(r["result"]) for r in results.select(size=size, variant=variant)}
+            if runs:
+                table.setdefault(size, {})[variant] = runs
     return table
 
 
@@ -78,71 +74,82 @@ def _complete(acc: Accuracies) -> list[int]:
     return [size for size in SIZES if all(v in acc.get(size, {}) for v in VARIANTS)]
 
 
-def best(acc: Accuracies, size: int, variants: Sequence[str]) -> tuple[str, float]:
-    """The variant of ``variants`` with the highest seed-mean accuracy at ``size``, and that mean."""
-    name = max(variants, key=lambda v: _mean(acc[size][v]))
-    return name, _mean(acc[size][name])
+def paired_seeds(acc: Accuracies, sizes: Sequence[int]) -> list[int]:
+    """The seeds every variant has at every one of ``sizes``: a seed's runs share their initialization seed and
+    batch order at a size, so the variants pair by seed."""
+    common = [set(acc[size][v]) for size in sizes for v in VARIANTS]
+    return sorted(set.intersection(*common)) if common else []
 
 
-def pooling_wins(acc: Accuracies, sizes: Sequence[int]) -> tuple[bool | None, str]:
-    """Whether every pooled variant beats every unpooled one at every size (None: only the best pooled beats
-    the best unpooled everywhere), and the sizes where it does not."""
-    losing = [s for s in sizes if min(_mean(acc[s][v]) for v in POOLED) <= max(_mean(acc[s][v]) for v in UNPOOLED)]
-    best_losing = [s for s in sizes if best(acc, s, POOLED)[1] <= best(acc, s, UNPOOLED)[1]]
-    holds = True if not losing else None if not best_losing else False
-    measured = ("every pooled variant beats both unpooled ones at every size" if not losing else
-                f"some pooled variant ≤ best unpooled at {', '.join(map(str, losing))}; best pooled ≤ best "
-                f"unpooled at {', '.join(map(str, best_losing)) or 'no size'}")
-    return holds, measured
+def column(acc: Accuracies, size: int, variant: str, seeds: Sequence[int]) -> list[float]:
+    return [acc[size][variant][s] for s in seeds]
+
+
+def worst_margin(acc: Accuracies, size: int, seeds: Sequence[int]) -> list[float]:
+    """Per seed, the worst pooled variant minus the best unpooled one at ``size``."""
+    return [min(acc[size][v][s] for v in POOLED) - max(acc[size][v][s] for v in UNPOOLED) for s in seeds]
+
+
+def gap(acc: Accuracies, size: int, seeds: Sequence[int]) -> list[float]:
+    """Per seed, the best pooled variant minus the best unpooled one at ``size``."""
+    return [max(acc[size][v][s] for v in POOLED) - max(acc[size][v][s] for v in UNPOOLED) for s in seeds]
+
+
+PAPER_RUNS: Accuracies = {size: {v: {0: a} for v, a in row.items()} for size, row in PAPER.items()}
 
 
 def pooling_claims(acc: Accuracies, applicable: bool = True) -> list[Claim]:
-    """Section D's claims on seed-mean accuracies; a claim whose sizes were not all measured is judged on the
-    measured ones (and says so) or, with none measured, left out."""
+    """Section D's claims, each judged by the one rule on the seeds every variant has at the sizes it needs
+    (paired by seed); a claim over all sizes is judged on the measured ones (and says so) or, with none, left
+    out. The paper's column is its single run."""
     sizes = _complete(acc)
-    if not sizes:
+    seeds = paired_seeds(acc, sizes)
+    if not sizes or not seeds:
         return []
-    claims = []
+
+    def judged(claim: str, verdict, paper: str) -> Claim:
+        return Claim.judged(claim, verdict, paper, applicable)
+
     note = "" if sizes == list(SIZES) else f" (measured sizes: {', '.join(map(str, sizes))})"
-
-    holds, measured = pooling_wins(acc, sizes)
-    claims.append(Claim.check("pooling (max, avg or L2) beats both no pooling and stride 2 at every size "
-                              "(partly: only the best pooled beats the best unpooled everywhere)",
-                              measured + note, pooling_wins(PAPER_RUNS, list(SIZES))[1], holds, applicable))
-
-    gaps = {s: best(acc, s, POOLED)[1] - best(acc, s, UNPOOLED)[1] for s in sizes}
-    paper_gaps = {s: max(PAPER[s][v] for v in POOLED) - max(PAPER[s][v] for v in UNPOOLED) for s in SIZES}
-    if 1000 in gaps:
-        claims.append(Claim.check(f"the pooling advantage is large at 1000 examples: best pooled - best unpooled "
-                                  f"≥ {GAP_AT_SMALLEST:g} points", f"{gaps[1000]:+.1f}", f"{paper_gaps[1000]:+.1f}",
-                                  gaps[1000] >= GAP_AT_SMALLEST, applicable))
-    if 50000 in gaps:
-        claims.append(Claim.check(f"and small at 50000: best pooled - best unpooled ≤ {GAP_AT_LARGEST:g} points",
-                                  f"{gaps[50000]:+.1f}", f"{paper_gaps[50000]:+.1f}",
-                                  gaps[50000] <= GAP_AT_LARGEST, applicable))
-    if len(gaps) > 1:
+    paper_sizes = list(SIZES)
+    worst = [min(worst_margin(acc, size, [s])[0] for size in sizes) for s in seeds]
+    paper_worst = {size: worst_margin(PAPER_RUNS, size, [0])[0] for size in paper_sizes}
+    claims = [judged("every pooled variant (max, avg, L2) beats both no pooling and stride 2 at every size: per "
+                     "seed, the smallest over sizes of the worst pooled minus the best unpooled" + note,
+                     compare(worst, 0.0), f"{min(paper_worst.values()):+.1f} (at "
+                                          f"{min(paper_worst, key=paper_worst.get)})")]
+    if 1000 in sizes:
+        claims.append(judged(f"the pooling advantage is large at 1000 examples: best pooled - best unpooled per "
+                             f"seed ≥ {GAP_AT_SMALLEST:g} points", compare(gap(acc, 1000, seeds), 0.0,
+                                                                       margin=GAP_AT_SMALLEST),
+                             f"{gap(PAPER_RUNS, 1000, [0])[0]:+.1f}"))
+    if 50000 in sizes:
+        claims.append(judged(f"and small at 50000: best pooled - best unpooled per seed ≤ {GAP_AT_LARGEST:g} points",
+                             compare(gap(acc, 50000, seeds), 0.0, margin=-GAP_AT_LARGEST, greater=False),
+                             f"{gap(PAPER_RUNS, 50000, [0])[0]:+.1f}"))
+    if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
-        claims.append(Claim.check(f"the advantage shrinks with more data (gap at {last} < gap at {first})",
-                                  ", ".join(f"{s}: {g:+.1f}" for s, g in gaps.items()),
-                                  ", ".join(f"{s}: {paper_gaps[s]:+.1f}" for s in sizes),
-                                  gaps[last] < gaps[first], applicable))
+        claims.append(judged(f"the advantage shrinks with more data: per seed, the gap at {last} minus the gap at "
+                             f"{first}", compare(gap(acc, last, seeds), gap(acc, first, seeds), greater=False),
+                             f"{gap(PAPER_RUNS, last, [0])[0] - gap(PAPER_RUNS, first, [0])[0]:+.1f}"))
     for label, group, bands in (("pooled", POOLED, POOLED_BAND), ("unpooled", UNPOOLED, UNPOOLED_BAND)):
         for size, (centre, half) in bands.items():
-            if size not in acc or not all(v in acc[size] for v in group):
-                continue
-            means = {v: _mean(acc[size][v]) for v in group}
-            inside = [abs(m - centre) <= half for m in means.values()]
-            group_mean = _mean(list(means.values()))
-            holds = True if all(inside) else None if abs(group_mean - centre) <= half else False
-            claims.append(Claim.check(f"{label} variants reach {centre:g} ± {half:g} at {size} examples "
-                                      "(each variant; partly: only their mean)",
-                                      ", ".join(f"{v} {m:.1f}" for v, m in means.items()),
-                                      ", ".join(f"{v} {PAPER[size][v]}" for v in group), holds, applicable))
-    not_worse = [s for s in sizes if _mean(acc[s]["stride_2"]) <= _mean(acc[s]["no_pool"])]
+            if size in sizes:
+                claims += [judged(f"{label} variants reach {centre:g} ± {half:g} at {size} examples: {variant}",
+                                  against_paper(column(acc, size, variant, seeds), centre, precision=half),
+                                  f"{PAPER[size][variant]}") for variant in group]
+    not_worse = [sum(acc[size]["stride_2"][s] <= acc[size]["no_pool"][s] for size in sizes) for s in seeds]
     paper_not_worse = sum(PAPER[s]["stride_2"] <= PAPER[s]["no_pool"] for s in SIZES)
-    claims.append(Claim.check("stride 2 is no better than no pooling at most sizes",
-                              f"stride_2 ≤ no_pool at {len(not_worse)} of {len(sizes)} sizes" + note,
-                              f"at {paper_not_worse} of {len(SIZES)}", 2 * len(not_worse) > len(sizes), applicable))
+    claims.append(judged(f"stride 2 is no better than no pooling at most sizes: per seed, the sizes where stride_2 ≤ "
+                         f"no_pool, more than {len(sizes) / 2:g} of {len(sizes)}" + note,
+                         compare(not_worse, 0.0, margin=len(sizes) / 2, digits=0),
+                         f"{paper_not_worse} of {len(SIZES)}"))
+    largest = SIZES[-1]
+    if largest in sizes:
+        claims.append(judged(f"at high data max pooling beats L2 pooling: per seed, max_pool - l2_pool at {largest}",
+                             compare(column(acc, largest, "max_pool", seeds), column(acc, largest, "l2_pool", seeds)),
+                             f"{PAPER[largest]['max_pool'] - PAPER[largest]['l2_pool']:+.1f} "
+                             f"({PAPER[largest]['max_pool']} vs {PAPER[largest]['l2_pool']})"))
     return claims
 
 
@@ -154,7 +161,8 @@ class Pooling(Study):
     42, num_samples T + 1000, train_split T, so 1000 test examples, as the paper's train_split 1 - 1000/N): the
     `large` variant (51,000 examples, 50,000 / 1,000) with num_samples and train_split changed, T = 50,000 being
     `large` itself. The network's init follows the run's seed (init_seed unset); the paper seeded every
-    constructor with torch.manual_seed(0) and ran one run per cell."""
+    constructor with torch.manual_seed(0) and ran one run per cell. Every claim is judged by the one rule on
+    per-seed values, the variants paired by seed (a seed fixes the init seed and batch order at a size)."""
 
     name = "pooling"
     title = "Pooling vs sample efficiency (paper Fig. 7)"
@@ -180,18 +188,18 @@ class Pooling(Study):
     def table(self, results: Results, quick: bool) -> str:
         acc = accuracies(results)
         lines = [("Test accuracy (%) at the last step: measured mean ± std (n seeds), the paper's single run in "
-                  "brackets."), "", "| train size | " + " | ".join(VARIANTS) + " | best pooled - best unpooled |",
-                 "|---|" + "---|" * (len(VARIANTS) + 1)]
+                  "brackets; then per seed (the seeds every variant has at that size) the worst pooled variant "
+                  "minus the best unpooled one, and the best pooled minus the best unpooled."), "",
+                 "| train size | " + " | ".join(VARIANTS) + " | worst pooled - best unpooled, per seed | "
+                 "best pooled - best unpooled, per seed |", "|---|" + "---|" * (len(VARIANTS) + 2)]
         for size in SIZES:
-            cells = []
-            for variant in VARIANTS:
-                cells.append(f"{fmt(acc.get(size, {}).get(variant, []))} ({PAPER[size][variant]})")
-            if size in _complete(acc):
-                gap = f"{best(acc, size, POOLED)[1] - best(acc, size, UNPOOLED)[1]:+.1f}"
-            else:
-                gap = "—"
-            paper_gap = max(PAPER[size][v] for v in POOLED) - max(PAPER[size][v] for v in UNPOOLED)
-            lines.append(f"| {size} | " + " | ".join(cells) + f" | {gap} ({paper_gap:+.1f}) |")
+            cells = [f"{fmt(list(acc.get(size, {}).get(variant, {}).values()))} ({PAPER[size][variant]})"
+                     for variant in VARIANTS]
+            seeds = paired_seeds(acc, [size]) if size in _complete(acc) else []
+            for read in (worst_margin, gap):
+                measured = " ".join(f"{v:+.1f}" for v in read(acc, size, seeds)) or "—"
+                cells.append(f"{measured} ({read(PAPER_RUNS, size, [0])[0]:+.1f})")
+            lines.append(f"| {size} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def claims(self, results: Results, quick: bool) -> list[Claim]:
@@ -210,9 +218,9 @@ class Pooling(Study):
             sizes = [s for s in SIZES if variant in acc.get(s, {})]
             if not sizes:
                 continue
-            means = [_mean(acc[s][variant]) for s in sizes]
-            ax.plot(sizes, means, "o-", color=colors[variant], label=variant)
-            ax.fill_between(sizes, [min(acc[s][variant]) for s in sizes], [max(acc[s][variant]) for s in sizes],
+            runs = [list(acc[s][variant].values()) for s in sizes]
+            ax.plot(sizes, [_mean(r) for r in runs], "o-", color=colors[variant], label=variant)
+            ax.fill_between(sizes, [min(r) for r in runs], [max(r) for r in runs],
                             color=colors[variant], alpha=0.2)
             ax.plot(SIZES, [PAPER[s][variant] for s in SIZES], ":", color=colors[variant], alpha=0.7)
         ax.set(xscale="log", xlabel="training examples", ylabel="test accuracy (%) at the last step",

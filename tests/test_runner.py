@@ -129,7 +129,7 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     assert f"ran {8 - len(before)}, skipped {len(before)} already stored" in done.stdout
     after = stored(tmp_path)
     assert len(after) == 8 and {k: after[k] for k in before} == before
-    assert "| cnn, standard: test accuracy in 93 ± 2.5 |" in (tmp_path / "table.md").read_text()
+    assert "| cnn, standard: test accuracy 94% (last step) |" in (tmp_path / "table.md").read_text()
 
 
 def test_command_line_lists_the_studies_and_refuses_unknown_ones():

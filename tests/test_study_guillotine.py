@@ -1,11 +1,13 @@
-"""The guillotine study: its runs, its claims on synthetic records (each can fail), and the quick form end to end."""
+"""The guillotine study: its runs, its claims by the one rule on synthetic records (each can hold, fail and stay
+inconclusive), the collapse rule, and the quick form end to end."""
 
 import json
 
 import pytest
 
-from experiments.guillotine import PAPER, Guillotine, peak, train_and_evaluate, verdict_over_seeds
-from experiments.runner import FAILS, HOLDS, PARTLY, Results, report, run_study
+from experiments.guillotine import PAPER, Guillotine, collapsed, peak, train_and_evaluate
+from experiments.runner import Results, report, run_study
+from experiments.verdicts import FAILS, HOLDS, INCONCLUSIVE
 
 LAYERS = {"default": ["input", "conv1", "conv2", "conv3", "projector_hidden1", "projector_output"],
           "no_projector": ["input", "conv1", "conv2", "conv3"],
@@ -51,58 +53,69 @@ def test_runs_are_seed_major_with_the_seed_in_training_and_data():
 
 def test_paper_numbers_in_every_seed_make_every_claim_hold():
     claims = Guillotine().claims(Results(paper_like()), quick=False)
-    assert len(claims) == 6
-    assert all(c.verdict == HOLDS for c in claims), claims
+    assert len(claims) == 9
+    assert all(c.verdict == HOLDS for c in claims), [(c.claim, c.verdict) for c in claims]
+    assert all("n=3" in c.measured for c in claims)
 
 
 def test_quick_marks_every_claim_not_applicable():
     assert all(c.verdict.startswith("n/a") for c in Guillotine().claims(Results(paper_like()), quick=True))
 
 
-def test_default_peak_is_partly_when_one_seed_peaks_elsewhere_and_fails_when_the_median_does():
-    one_off = paper_like() + [record("default", 3, [32.8, 75.0, 84.0, 82.0, 76.0, 75.0])]
-    found = claim(one_off, "default projector: linear accuracy peaks")
-    assert found.verdict == PARTLY and "3 of 4 seeds" in found.measured
-    elsewhere = [record("default", s, [32.8, 75.0, 84.0, 82.0, 76.0, 75.0]) for s in range(3)]
-    assert claim(elsewhere, "default projector: linear accuracy peaks").verdict == FAILS
+def test_default_peak_is_inconclusive_when_one_seed_peaks_elsewhere_and_fails_when_every_seed_does():
+    elsewhere = [32.8, 75.0, 84.0, 82.0, 76.0, 75.0]
+    found = claim(paper_like() + [record("default", 3, elsewhere)], "default: linear accuracy peaks at layer 3")
+    assert found.verdict == INCONCLUSIVE and "+1.2 +1.2 +1.2 -2.0" in found.measured
+    every = [record("default", s, elsewhere) for s in range(3)]
+    assert claim(every, "default: linear accuracy peaks at layer 3").verdict == FAILS
 
 
 def test_projector_drop_fails_below_four_points():
     flat = [record("default", s, [32.8, 75.1, 80.9, 82.1, 80.0, 79.0]) for s in range(3)]
-    found = claim(flat, "default projector: the projector output")
-    assert found.verdict == FAILS and found.measured.startswith("3.1 [3.1, 3.1]")
+    found = claim(flat, "default: the loss layer lies ≥ 4 points below layer 3")
+    assert found.verdict == FAILS and found.measured.startswith("+3.1 [+3.1, +3.1]")
 
 
-def test_knn_holds_near_74_partly_when_only_the_range_covers_it_and_fails_far_away():
+def test_knn_is_our_interval_against_the_papers_74():
     def knn_verdict(values):
         records = [record("default", s, PAPER["default"], knn=k) for s, k in enumerate(values)]
         return claim(records, "default projector: kNN").verdict
 
     assert knn_verdict([72.0, 73.5, 76.0]) == HOLDS
-    assert knn_verdict([66.0, 67.0, 75.0]) == PARTLY
     assert knn_verdict([60.0, 62.0, 65.0]) == FAILS
+    assert knn_verdict([74.0]) == INCONCLUSIVE
 
 
-def test_deep_projector_shape_follows_the_seeds():
-    early = [32.8, 78.0, 60.0, 55.0, 50.0, 45.0, 40.0, 38.0]  # conv2 and conv3 lost: the peak moves to conv1
-    mixed = [record("deep_projector", s, PAPER["deep_projector"]) for s in range(3)]
-    mixed += [record("deep_projector", 3, early)]
-    assert claim(mixed, "deep projector").verdict == PARTLY
+def test_a_collapsed_run_is_shown_and_left_out_of_the_shape_claims_only():
+    learned_nothing = [32.8, 78.0, 60.0, 55.0, 50.0, 45.0, 40.0, 38.0]  # the loss layer 5.2 points above the input
+    assert collapsed(record("deep_projector", 3, learned_nothing)["result"])
+    assert not collapsed(record("deep_projector", 0, PAPER["deep_projector"])["result"])
+    records = paper_like() + [record("deep_projector", 3, learned_nothing)]
+    found = claim(records, "deep projector: linear accuracy peaks at layer 2")
+    assert found.verdict == HOLDS and "seeds 0, 1, 2 (collapsed, left out: 3)" in found.claim
+    assert "n=3 paired" in found.measured
+    assert "+5.2 **collapsed**" in Guillotine().table(Results(records), quick=False)
+
+
+def test_deep_projector_shape_follows_the_kept_seeds():
+    early = [32.8, 78.0, 60.0, 55.0, 50.0, 48.0, 46.0, 45.0]  # conv2 and conv3 lost, the run not collapsed
+    assert not collapsed(record("deep_projector", 3, early)["result"])
+    mixed = paper_like() + [record("deep_projector", 3, early)]
+    assert claim(mixed, "deep projector: linear accuracy peaks").verdict == INCONCLUSIVE
     mostly_early = [record("deep_projector", s, early) for s in range(3)]
-    found = claim(mostly_early, "deep projector")
-    assert found.verdict == FAILS and "peak layer per seed 1, 1, 1" in found.measured
+    found = claim(mostly_early, "deep projector: linear accuracy peaks")
+    assert found.verdict == FAILS and "per seed -18.0 -18.0 -18.0" in found.measured
 
 
 def test_no_projector_shape_needs_the_loss_layer_well_below_the_peak():
     shallow_drop = [record("no_projector", s, [32.8, 82.2, 80.0, 78.0]) for s in range(3)]
-    assert claim(shallow_drop, "no projector").verdict == FAILS
+    assert claim(shallow_drop, "no projector: the loss layer lies ≥ 14.4 points below layer 1").verdict == FAILS
+    assert claim(shallow_drop, "no projector: linear accuracy peaks at layer 1").verdict == HOLDS
 
 
-def test_peak_skips_the_input_and_verdicts_over_seeds():
+def test_peak_skips_the_input():
     assert peak([90.0, 10.0, 20.0, 15.0]) == 2
-    assert verdict_over_seeds([True, True], True) is True
-    assert verdict_over_seeds([True, False], True) is None
-    assert verdict_over_seeds([True, False], False) is False
+    assert peak([0.0, 5.0, 5.0]) == 1  # the first on a tie
 
 
 def test_table_reports_medians_ranges_dead_units_and_the_dead_unit_correlation():
@@ -145,8 +158,11 @@ def test_quick_form_end_to_end(tmp_path):
     assert run_study(study, quick=True, workers=1, out=tmp_path, progress=False) == {"ran": 0, "skipped": 3}
 
 
-def test_guillotine_fails_when_one_run_peaks_in_the_projector():
-    in_projector = paper_like() + [record("deep_projector", 3, [32.8, 70.0, 72.0, 74.0, 80.0, 72.0, 65.0, 61.0])]
-    found = claim(in_projector, "guillotine")
-    assert found.verdict == FAILS and "in 6 of 7 runs" in found.measured
-    assert claim(paper_like(), "guillotine").verdict == HOLDS
+def test_guillotine_fails_when_the_best_layer_is_in_the_projector():
+    in_projector = [32.8, 70.0, 72.0, 74.0, 80.0, 72.0, 65.0, 61.0]
+    one = paper_like() + [record("deep_projector", 3, in_projector)]
+    assert claim(one, "guillotine, deep projector").verdict == INCONCLUSIVE
+    every = [record("deep_projector", s, in_projector) for s in range(3)]
+    found = claim(every, "guillotine, deep projector")
+    assert found.verdict == FAILS and "per seed -6.0 -6.0 -6.0" in found.measured
+    assert claim(paper_like(), "guillotine, default").verdict == HOLDS

@@ -1,30 +1,36 @@
-"""The pooling study (paper Fig. 7): its datasets, its runs, the claims' logic on synthetic accuracies (so each
-claim can be seen to fail), and the quick form end to end."""
+"""The pooling study (paper Fig. 7): its datasets, its runs, the claims judged by the one rule on synthetic
+accuracies (so each claim can be seen to hold, fail and stay inconclusive), and the quick form end to end."""
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 
 import pytest
 
 from experiments import study
-from experiments.pooling import (PAPER_RUNS, POOLED, SIZES, UNPOOLED, VARIANTS, Pooling, dataset_overrides,
-                                 pooling_claims)
-from experiments.runner import FAILS, HOLDS, PARTLY, report, run_study
+from experiments.pooling import PAPER, SIZES, VARIANTS, Pooling, dataset_overrides, paired_seeds, pooling_claims
+from experiments.runner import report, run_study
+from experiments.verdicts import FAILS, HOLDS, INCONCLUSIVE
 from mnist1d_hf import generate, variant
 
 
-def verdicts(acc, applicable=True):
-    """Verdicts by claim, named without the claim's final bracket and threshold details."""
-    return {re.sub(r"\s*\([^()]*\)$", "", c.claim).split(":")[0]: c.verdict for c in pooling_claims(acc, applicable)}
+def seeded(table, offsets=(0.0, 0.1, 0.2)):
+    """Accuracies from one number per cell: seed k adds ``offsets[k]`` to every cell, so the variants' differences
+    are the same in every seed (the rule then decides) and each cell has a narrow interval."""
+    return {size: {v: {seed: a + off for seed, off in enumerate(offsets)} for v, a in row.items()}
+            for size, row in table.items()}
 
 
-def shifted(acc, size, variant_name, value):
-    out = copy.deepcopy(acc)
-    out[size][variant_name] = [value]
-    return out
+def verdict(acc, starts, applicable=True):
+    [found] = [c.verdict for c in pooling_claims(acc, applicable) if c.claim.startswith(starts)]
+    return found
+
+
+def changed(size, variant_name, values):
+    """The paper's numbers in three seeds, with one cell replaced by one value per seed."""
+    acc = seeded(PAPER)
+    acc[size][variant_name] = dict(enumerate(values))
+    return acc
 
 
 def test_every_size_is_its_own_dataset_with_1000_test_examples():
@@ -48,57 +54,52 @@ def test_runs_cover_variants_sizes_and_seeds_seed_first():
     assert "init_seed" not in config["model"]["init_args"]["net"]["init_args"]  # the seed decides the init
 
 
-def test_the_papers_numbers_satisfy_every_claim():
-    result = verdicts(PAPER_RUNS)
-    assert len(result) == 8 and set(result.values()) == {HOLDS}, result
+def test_the_papers_numbers_in_every_seed_satisfy_every_claim():
+    claims = pooling_claims(seeded(PAPER))
+    assert len(claims) == 14 and {c.verdict for c in claims} == {HOLDS}, [(c.claim, c.verdict) for c in claims]
+    assert "n=3 paired" in claims[0].measured and claims[0].paper == "+0.8 (at 50000)"
 
 
-def test_claims_fail_when_the_numbers_break_them():
-    # one unpooled variant overtakes one pooled variant at 50000: only the best pooled still wins -> partly
-    acc = shifted(PAPER_RUNS, 50000, "no_pool", 97.2)
-    assert verdicts(acc)["pooling (max, avg or L2) beats both no pooling and stride 2 at every size"] == PARTLY
-    # the best unpooled beats every pooled variant -> fails, and the gap at 50000 is negative (still <= 4)
-    acc = shifted(PAPER_RUNS, 50000, "stride_2", 99.0)
-    result = verdicts(acc)
-    assert result["pooling (max, avg or L2) beats both no pooling and stride 2 at every size"] == FAILS
-    assert result["stride 2 is no better than no pooling at most sizes"] == HOLDS  # 5 of 6 still
-    # a small gap at 1000 (78.2 - 75.0) and a large one at 50000 (98.1 - 85.0): neither holds, nor the shrinking
-    acc = copy.deepcopy(PAPER_RUNS)
-    acc[1000]["no_pool"] = [75.0]
-    acc[50000]["no_pool"] = acc[50000]["stride_2"] = [85.0]
-    result = verdicts(acc)
-    assert result["the pooling advantage is large at 1000 examples"] == FAILS
-    assert result["and small at 50000"] == FAILS
-    assert result["the advantage shrinks with more data"] == FAILS
-    acc[1000]["no_pool"] = [59.2]  # the paper's gap at 1000 again (19.0 > 13.1): it shrinks, but not to <= 4
-    result = verdicts(acc)
-    assert result["the advantage shrinks with more data"] == HOLDS and result["and small at 50000"] == FAILS
-    # bands: one pooled variant out of 78 ± 3 -> partly; all out -> fails
-    acc = shifted(PAPER_RUNS, 1000, "avg_pool", 73.0)
-    assert verdicts(acc)["pooled variants reach 78 ± 3 at 1000 examples"] == PARTLY
-    acc = copy.deepcopy(PAPER_RUNS)
-    for name in POOLED:
-        acc[1000][name] = [90.0]
-    assert verdicts(acc)["pooled variants reach 78 ± 3 at 1000 examples"] == FAILS
-    acc = copy.deepcopy(PAPER_RUNS)
-    for name in UNPOOLED:
-        acc[1000][name] = [45.0]
-    assert verdicts(acc)["unpooled variants reach 58 ± 4 at 1000 examples"] == FAILS
-    # stride 2 better than no pooling at 4 of 6 sizes
-    acc = copy.deepcopy(PAPER_RUNS)
-    for size in SIZES[:4]:
-        acc[size]["stride_2"] = [acc[size]["no_pool"][0] + 0.5]
-    assert verdicts(acc)["stride 2 is no better than no pooling at most sizes"] == FAILS
+def test_claims_fail_when_every_seed_breaks_them():
+    every = "every pooled variant"
+    acc = changed(50000, "stride_2", [99.0] * 3)  # the best unpooled beats every pooled variant at 50000
+    assert verdict(acc, every) == FAILS
+    assert verdict(acc, "and small at 50000") == HOLDS  # a negative gap is still a small one
+    acc = seeded(PAPER)
+    acc[1000]["no_pool"] = {s: 75.0 for s in range(3)}  # a small gap at 1000 (78.2 - 75.0) ...
+    acc[50000]["no_pool"] = acc[50000]["stride_2"] = {s: 85.0 for s in range(3)}  # ... and a large one at 50000
+    assert verdict(acc, "the pooling advantage is large at 1000") == FAILS
+    assert verdict(acc, "and small at 50000") == FAILS
+    assert verdict(acc, "the advantage shrinks") == FAILS
+    assert verdict(changed(1000, "avg_pool", [73.0, 73.1, 73.2]), "pooled variants reach 78 ± 3 at 1000 examples: "
+                                                                  "avg_pool") == FAILS
+    assert verdict(changed(1000, "no_pool", [45.0, 45.1, 45.2]), "unpooled variants reach 58 ± 4 at 1000 examples: "
+                                                                 "no_pool") == FAILS
+    acc = seeded(PAPER)
+    for size in SIZES[:4]:  # stride 2 better than no pooling at 4 of 6 sizes, in every seed
+        acc[size]["stride_2"] = {s: acc[size]["no_pool"][s] + 0.5 for s in range(3)}
+    assert verdict(acc, "stride 2 is no better") == FAILS
+    assert verdict(changed(50000, "l2_pool", [99.0, 99.1, 99.2]), "at high data max pooling beats L2") == FAILS
 
 
-def test_claims_use_only_complete_sizes_and_say_so():
-    acc = {size: row for size, row in PAPER_RUNS.items() if size in (1000, 5000)}
+def test_a_mean_that_wins_while_a_seed_loses_is_inconclusive():
+    """The audit's case: at 50000 the pooled variants win on the mean while one seed loses."""
+    acc = changed(50000, "no_pool", [97.5, 96.3, 96.4])  # seed 0 beats l2_pool (97.1) and avg_pool (97.3)
+    assert verdict(acc, "every pooled variant") == INCONCLUSIVE
+    claims = pooling_claims(seeded(PAPER, offsets=(0.0,)))  # one seed: no interval
+    assert {c.verdict for c in claims} == {INCONCLUSIVE}
+
+
+def test_claims_use_only_complete_sizes_and_paired_seeds_and_say_so():
+    acc = {size: row for size, row in seeded(PAPER).items() if size in (1000, 5000)}
     claims = pooling_claims(acc)
     assert all("50000" not in c.claim for c in claims)
-    assert "(measured sizes: 1000, 5000)" in claims[0].measured
-    incomplete = {1000: {"no_pool": [60.0]}}
-    assert pooling_claims(incomplete) == []
-    assert {c.verdict for c in pooling_claims(PAPER_RUNS, applicable=False)} == {"n/a (quick protocol)"}
+    assert "(measured sizes: 1000, 5000)" in claims[0].claim
+    assert paired_seeds(acc, [1000, 5000]) == [0, 1, 2]
+    del acc[5000]["max_pool"][2]  # seed 2 lacks one run: it pairs nowhere
+    assert paired_seeds(acc, [1000, 5000]) == [0, 1] and "n=2 paired" in pooling_claims(acc)[0].measured
+    assert pooling_claims({1000: {"no_pool": {0: 60.0}}}) == []
+    assert {c.verdict for c in pooling_claims(seeded(PAPER), applicable=False)} == {"n/a (quick protocol)"}
 
 
 def test_quick_study_end_to_end(tmp_path):
