@@ -11,6 +11,7 @@ import inspect
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,11 +61,28 @@ def execute(task: str, config: dict[str, Any], upstream: tuple[Upstream, ...] = 
 
 
 def _start_worker() -> None:
-    """One thread per worker; Ctrl-C is the driver's to handle (it stops the workers); and no line per run for
-    Lightning 2.6's use of a torch API that torch 2.13 deprecates (nothing a user can act on)."""
+    """One thread per worker; Ctrl-C is the driver's to handle (it stops the workers); a worker ends with its
+    driver even when the driver is killed outright; and no line per run for Lightning 2.6's use of a torch API
+    that torch 2.13 deprecates (nothing a user can act on)."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a
+    no-op, and the driver's own handlers stop the workers."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the driver died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def as_is(job: Job) -> Job:

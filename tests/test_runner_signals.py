@@ -4,6 +4,7 @@ with the missing runs only is ``test_runner``'s killed-sweep test.)"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,3 +73,28 @@ def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code,
 
     assert "leaked" not in stderr, stderr[-2000:]  # the pool's semaphores were released
     assert not list((tmp_path / "runs").glob(".*.tmp"))  # nothing half-written; a rerun resumes (test_runner)
+
+
+def test_workers_end_with_a_driver_killed_outright(tmp_path):
+    """SIGKILL cannot be handled: the workers asked the kernel to end them with their parent."""
+    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",
+               "--no-progress", "--out", str(tmp_path)]
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while len(children(sweep.pid)) < 3:
+            assert sweep.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)
+        workers = children(sweep.pid)
+        sweep.kill()
+        sweep.wait()
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if alive(pid)], "worker processes outlived their driver"
+    finally:
+        for pid in children(sweep.pid) | (workers if "workers" in locals() else set()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
