@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,15 @@ def save_figure(fig: Any, path: str | Path, **savefig_options: Any) -> Path:
 def write_folder(out: str | Path, fill: Callable[[Path], Any]) -> Path:
     """Build a new folder with ``fill(tmp)`` in a temporary sibling, then rename it to ``out``.
 
-    ``out`` must not exist or be an empty folder: nothing a user already has is overwritten.
+    ``out`` must not exist or be an empty folder: nothing a user already has is overwritten. Its parent must
+    exist (a mistyped path fails instead of creating folders), and the new folder gets the user's umask, as
+    ``mkdir`` would give it.
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"--out {out}: exists and is not an empty folder; choose a new path")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    require_parent_folder(out)
+    tmp = _new_sibling_folder(out)
     try:
         fill(tmp)
         if out.exists():
@@ -59,6 +62,31 @@ def write_folder(out: str | Path, fill: Callable[[Path], Any]) -> Path:
             _name_the_target(err, tmp, out)
         raise
     return out
+
+
+def require_parent_folder(path: str | Path) -> None:
+    """A missing parent of an output path is an I/O error naming that parent (exit code 3), never created."""
+    parent = Path(path).parent
+    if not parent.is_dir():
+        reason = "Not a directory" if parent.exists() else "No such file or directory"
+        raise FileNotFoundError(errno.ENOTDIR if parent.exists() else errno.ENOENT,
+                                f"{reason} (the folder an output goes into must exist)", str(parent))
+
+
+def _new_sibling_folder(out: Path) -> Path:
+    """An empty folder beside ``out``, with a unique hidden name; made by ``mkdir`` so it gets the user's umask
+    (``tempfile.mkdtemp`` makes 0700 folders). An error names ``out``, not the temporary name."""
+    for _ in range(100):
+        tmp = out.with_name(f".{out.name}-{secrets.token_hex(4)}.tmp")
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as err:
+            _name_the_target(err, tmp, out)
+            raise
+    raise FileExistsError(f"--out {out}: no free temporary name beside it")
 
 
 def _name_the_target(err: OSError, tmp: Path, target: Path) -> None:

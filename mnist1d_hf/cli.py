@@ -1,7 +1,8 @@
 """``python -m mnist1d_hf``: generate, inspect and plot any variant from the shell.
 
-A user error prints one line, ``error: ...``, and exits with the code of its kind (2 bad input, 3 I/O, 4 too
-large for memory, 5 publishing refused; see ``mnist1d_hf.errors``); nothing partial is left behind.
+A user error prints one line, ``error: ...``, and exits with the code of its kind (2 bad input, 3 I/O (a
+missing folder for ``--out`` included), 4 too large for memory, 5 publishing refused, 130 Ctrl-C, 143 SIGTERM;
+see ``mnist1d_hf.errors``); nothing partial is left behind.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_folder
+from .atomic import require_parent_folder, write_folder
 from .config import MNIST1DConfig, field_names
-from .errors import ConfigError, exit_code, one_line
+from .errors import ConfigError, Terminated, exit_code, one_line, terminate_on_sigterm
 from .generate import MNIST1DData, check_fits_in_memory, generate
 from .variants import VARIANTS, variant
 
@@ -82,6 +83,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from .plot import plot_examples
 
     cfg = config_from_args(args)
+    require_parent_folder(args.out)
     plot_examples(generate(cfg), args.out)
     print(f"wrote {args.out}")
 
@@ -139,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate a variant and save it as .npz (or the legacy .pkl)")
     add_config_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="new folder to write")
+    p.add_argument("--out", type=Path, required=True, help="new folder to write (its parent must exist)")
     p.add_argument("--format", choices=["npz", "pkl"], default="npz")
     p.add_argument("--workers", type=int, default=None, help="processes for mode=fast (default: all cores)")
     p.set_defaults(run=cmd_generate)
@@ -150,20 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="plot templates and transformed examples per class (the paper's Figure 1)")
     add_config_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write (its folder must exist)")
     p.set_defaults(run=cmd_plot)
 
     p = sub.add_parser("export", help="write variants as a folder laid out like a Hub dataset repo")
     add_hub_arguments(p)
     p.add_argument("--out", type=Path, default=Path("mnist1d"),
-                   help="new folder to write (default: mnist1d, so load_dataset(\"mnist1d\", ...) reads it)")
+                   help="new folder to write, in an existing folder (default: mnist1d, so "
+                        "load_dataset(\"mnist1d\", ...) reads it)")
     p.add_argument("--repo-id", default="OWNER/mnist1d", help="repo named in the card's loading example")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("publish", help="upload variants to a Hub dataset repo in one commit")
     add_hub_arguments(p)
     p.add_argument("--repo-id", required=True, help="OWNER/NAME of the dataset repo (created if missing)")
-    p.add_argument("--token", help="Hugging Face token with write access (default: $HF_TOKEN)")
+    p.add_argument("--token", help="Hugging Face token with write access (default: as every Hugging Face tool "
+                                   "finds it: $HF_TOKEN, then the token saved by `hf auth login`)")
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("--overwrite", action="store_true", help="replace configs already on the Hub")
     p.set_defaults(run=cmd_publish)
@@ -174,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error becomes ``error: <one line>`` on stderr and its exit code (a bug raises)."""
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
-    except (Exception, KeyboardInterrupt) as err:
+        with terminate_on_sigterm():
+            args.run(args)
+    except (Exception, KeyboardInterrupt, Terminated) as err:
         code = exit_code(err)
         if code is None:
             raise

@@ -7,14 +7,13 @@ created here is deleted again when its first commit fails, so the Hub is left ex
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, DatasetCardData, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
 from .builder import VERSION
@@ -33,7 +32,7 @@ def publish(export_dir: Path, repo_id: str, *, token: str | None = None, private
     """Upload the export folder's configs to ``repo_id`` (created if missing); returns the commit URL.
 
     Configs already on the Hub under the same name are refused unless ``overwrite``. The token comes from
-    ``token`` or the ``HF_TOKEN`` environment variable.
+    ``token``, else from where every Hugging Face tool finds it (``resolve_token``).
     """
     token = resolve_token(token)
     api = api or HfApi(token=token)
@@ -72,10 +71,12 @@ def _delete_created_repo(api: HfApi, repo_id: str) -> None:
 
 
 def resolve_token(token: str | None) -> str:
-    """``token``, else ``HF_TOKEN``: checked before any work so a missing token fails at once."""
-    token = token or os.environ.get("HF_TOKEN")
+    """``token``, else ``huggingface_hub.get_token()`` (``HF_TOKEN``, then the file ``hf auth login`` saved):
+    checked before any work so a missing token fails at once."""
+    token = token or get_token()
     if not token:
-        raise PublishError("no Hugging Face token: pass --token or set HF_TOKEN to a token with write access")
+        raise PublishError("no Hugging Face token: pass --token, set HF_TOKEN or log in with `hf auth login` "
+                           "(a token with write access)")
     return token
 
 

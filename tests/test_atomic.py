@@ -2,6 +2,7 @@
 no temporary file or folder behind."""
 
 import errno
+import os
 
 import pytest
 from matplotlib.figure import Figure
@@ -93,3 +94,26 @@ def test_write_folder_failing_keeps_an_existing_empty_folder(tmp_path):
     with pytest.raises(DiskFull):
         write_folder(out, lambda tmp: half_then_fail(tmp / "x"))
     assert entries(tmp_path) == ["export"] and entries(out) == []
+
+
+def test_write_folder_refuses_a_missing_parent_and_creates_nothing(tmp_path):
+    out = tmp_path / "typo" / "export"
+    with pytest.raises(FileNotFoundError) as err:
+        write_folder(out, lambda tmp: (tmp / "x").write_text("never"))
+    assert err.value.filename == str(tmp_path / "typo") and "must exist" in err.value.strerror
+    assert entries(tmp_path) == []
+
+
+def test_write_folder_names_the_target_when_its_temporary_sibling_cannot_be_made():
+    with pytest.raises(OSError) as err:
+        write_folder("/proc/out", lambda tmp: None)  # /proc exists but takes no new folders
+    assert err.value.filename == "/proc/out"
+
+
+def test_write_folder_gives_the_new_folder_the_umask_not_0700(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        out = write_folder(tmp_path / "shared", lambda tmp: (tmp / "sub").mkdir())
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o775 and (out / "sub").stat().st_mode & 0o777 == 0o775

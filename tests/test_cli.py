@@ -15,25 +15,38 @@ from lightning_modules.nets import CNN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, cwd: Path) -> None:
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def test_fit_then_test_best_checkpoint_from_yaml(tmp_path):
-    short = ["--config", str(ROOT / "cli.yaml"), "--trainer.max_steps", "60", "--trainer.val_check_interval", "20",
-             "--trainer.enable_progress_bar", "false"]
-    run_cli("fit", *short, cwd=tmp_path)
-    logs = tmp_path / "lightning_logs" / "cli"
-    best = logs / "checkpoints" / "best.ckpt"
-    assert best.is_file() and (logs / "version_0" / "config.yaml").is_file()
-    with open(logs / "version_0" / "metrics.csv") as f:
+    """Output piped to a file, as a job's log: progress is a line per tenth of the run, not a redrawn bar, and
+    fit ends by saying where its checkpoints and logs went."""
+    short = ["--config", str(ROOT / "cli.yaml"), "--trainer.max_steps", "60", "--trainer.val_check_interval", "20"]
+    fit = run_cli("fit", *short, cwd=tmp_path)
+    run = tmp_path / "lightning_logs" / "cli" / "version_0"
+    best = run / "checkpoints" / "best.ckpt"
+    assert best.is_file() and (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    with open(run / "metrics.csv") as f:
         val = [float(row["val/acc"]) for row in csv.DictReader(f) if row["val/acc"]]
     assert len(val) == 3
 
-    run_cli("test", *short, "--ckpt_path", "best", cwd=tmp_path)
-    with open(logs / "version_1" / "metrics.csv") as f:
+    lines = fit.stdout.splitlines()
+    progress = [line for line in lines if line.startswith("step ")]
+    assert [line.split()[1] for line in progress] == [f"{6 * k}/60" for k in range(1, 11)]
+    assert f"val/acc {val[-1]:.4g}" in progress[-1]  # the last line has the final validation
+    assert lines[-2:] == ["checkpoints: lightning_logs/cli/version_0/checkpoints (best.ckpt, last.ckpt)",
+                          "logs: lightning_logs/cli/version_0 (config.yaml, hparams.yaml, metrics.csv)"]
+    assert len(fit.stdout) < 5_000 and "\r" not in fit.stdout
+    for noise in ("v_num", "/-2", "litlogger", "LeafSpec", "Traceback"):
+        assert noise not in fit.stdout + fit.stderr, noise
+
+    test = run_cli("test", *short, "--ckpt_path", "best", cwd=tmp_path)
+    assert "--ckpt_path best: lightning_logs/cli/version_0/checkpoints/best.ckpt" in test.stdout
+    with open(tmp_path / "lightning_logs" / "cli" / "version_1" / "metrics.csv") as f:
         reported = [float(row["test/acc"]) for row in csv.DictReader(f) if row["test/acc"]]
     # the number the CLI reports is the best checkpoint's accuracy on the full test split
     model = Classifier.load_from_checkpoint(best, net=CNN())

@@ -1,9 +1,13 @@
 """``python -m mnist1d_hf`` generate / show / plot, as a user runs them."""
 
 import json
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +80,76 @@ def test_show_prints_the_resolved_config():
 
 
 def test_plot_writes_a_png(tmp_path):
-    out = tmp_path / "fig" / "examples.png"
+    out = tmp_path / "examples.png"
     assert main(["plot", "--variant", "clean", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_module(*args: str, **options) -> subprocess.CompletedProcess:
+    """``python -m mnist1d_hf ...`` from the checkout, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "mnist1d_hf", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, **options)
+
+
+@pytest.mark.parametrize("command", [["generate"], ["plot"], ["export", "--variants", "standard"]])
+def test_a_missing_parent_folder_is_an_io_error_and_nothing_is_created(tmp_path, capsys, command):
+    """The documented contract (exit 3 for a missing parent): a mistyped path creates no folders."""
+    out = tmp_path / "missing" / "deeper" / ("fig.png" if command == ["plot"] else "out")
+    assert main([*command, "--out", str(out)]) == 3
+    assert capsys.readouterr().err == (f"error: {out.parent}: No such file or directory (the folder an output goes "
+                                       "into must exist)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_module_reports_a_missing_parent_and_an_unwritable_place_by_the_users_path(tmp_path):
+    run = run_module("generate", "--out", str(tmp_path / "missing" / "out"))
+    assert run.returncode == 3
+    assert run.stderr.startswith(f"error: {tmp_path / 'missing'}: No such file or directory")
+    run = run_module("generate", "--out", "/proc/out")  # /proc refuses new entries: not its temporary sibling
+    assert run.returncode == 3 and run.stderr == "error: /proc/out: No such file or directory\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mode & 0o777 for p in [root, *sorted(root.rglob("*"))]}
+
+
+def test_generate_and_export_make_folders_with_the_users_umask(tmp_path):
+    umask = 0o027  # neither the common default (0o022) nor what a private temporary folder has (0o700)
+    previous = os.umask(umask)
+    try:
+        assert main(["generate", "--out", str(tmp_path / "data")]) == 0
+        assert main(["export", "--variants", "standard", "--out", str(tmp_path / "export"),
+                     "--cache-dir", str(tmp_path / "cache")]) == 0
+    finally:
+        os.umask(previous)
+    for root in (tmp_path / "data", tmp_path / "export"):
+        got = modes(root)
+        assert got == {name: (0o777 if (root / name).is_dir() else 0o666) & ~umask for name in got}
+    assert modes(tmp_path / "data")["."] == modes(tmp_path / "export")["standard"] == 0o750
+
+
+def test_sigterm_during_generate_exits_143_and_leaves_no_temporary_folder(tmp_path):
+    """``kill``, ``timeout`` and schedulers send SIGTERM to the whole process group, workers included."""
+    command = [sys.executable, "-m", "mnist1d_hf", "generate", "--set", "mode=fast", "--set", "num_samples=3000000",
+               "--workers", "1", "--out", str(tmp_path / "big")]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".big-*")):  # the build has started in its temporary folder
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "generation did not start within 60 s"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 143
+    assert err.strip().splitlines()[-1] == "error: terminated (SIGTERM)"
+    assert list(tmp_path.iterdir()) == []

@@ -2,8 +2,10 @@
 documented exit code of its kind (``mnist1d_hf.errors``), and nothing written."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from lightning_modules import MNIST1DDataModule
 from lightning_modules.cli import main as lightning_main
 from mnist1d_hf import load
 from mnist1d_hf.cli import main
-from mnist1d_hf.errors import EXIT_BAD_INPUT, EXIT_IO, EXIT_TOO_LARGE, TooLargeError
+from mnist1d_hf.errors import (EXIT_BAD_INPUT, EXIT_IO, EXIT_TERMINATED, EXIT_TOO_LARGE, Terminated, TooLargeError,
+                               exit_code, one_line, terminate_on_sigterm)
 
 REPO = Path(__file__).resolve().parents[1]
 HUGE = "final_seq_length=1000000000"
@@ -129,3 +132,14 @@ def test_load_refuses_bad_and_huge_configs_before_writing_the_cache(tmp_path):
     with pytest.raises(TooLargeError, match="need about"):
         load("standard", cache_dir=str(tmp_path), final_seq_length=10**9)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_unwinds_inside_an_entry_point_and_the_handler_is_restored():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as err:
+        with terminate_on_sigterm():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises in the main thread before this ends
+    assert exit_code(err.value) == err.value.code == EXIT_TERMINATED == 143
+    assert one_line(err.value) == "terminated (SIGTERM)"
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -294,5 +294,6 @@ def test_activation_config_runs_two_outer_steps_through_the_cli(tmp_path):
             cwd=tmp_path)
     rows = metrics(tmp_path / "lightning_logs" / "metalearn_activation")
     assert len(rows) == 2 and all(float(r["meta/grad_norm"]) > 0 for r in rows)
-    assert (tmp_path / "lightning_logs" / "metalearn_activation" / "checkpoints" / "last.ckpt").is_file()
-    LearnedActivation(weights=tmp_path / "lightning_logs" / "metalearn_activation" / "checkpoints" / "last.ckpt")
+    last = tmp_path / "lightning_logs" / "metalearn_activation" / "version_0" / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    LearnedActivation(weights=last)

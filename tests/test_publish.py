@@ -1,14 +1,18 @@
 """Publishing: the exact commit sent to the Hub (new repo, added config, overwrite) and every refusal, against an
 in-memory Hub; plus the real HfApi against a closed loopback port."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx2
+import huggingface_hub
 import numpy as np
 import pytest
 from datasets import load_dataset
@@ -18,7 +22,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from mnist1d_hf import VARIANTS, generate, variant
 from mnist1d_hf.cli import main
 from mnist1d_hf.export import export
-from mnist1d_hf.publish import PublishError, publish
+from mnist1d_hf.publish import PublishError, publish, resolve_token
 
 REPO = "someone/mnist1d"
 ENDPOINT = "https://hub.invalid"
@@ -194,12 +198,30 @@ def test_overwrite_replaces_a_config_and_deletes_its_stale_files_in_the_same_com
     assert "standard/train-00001-of-00002.parquet" not in hub.files
 
 
-def test_no_token_fails_before_any_hub_call(first_export, tmp_path, monkeypatch):
+@pytest.fixture
+def no_login(monkeypatch, tmp_path):
+    """No ``HF_TOKEN`` and no saved login, whatever the machine running the tests has."""
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-login" / "token"))
+    return Path(huggingface_hub.constants.HF_TOKEN_PATH)
+
+
+def test_no_token_fails_before_any_hub_call(first_export, tmp_path, no_login):
     hub = FakeHub(files=None, download_dir=tmp_path)
-    with pytest.raises(PublishError, match="^no Hugging Face token: pass --token or set HF_TOKEN"):
+    with pytest.raises(PublishError, match="^no Hugging Face token: pass --token, set HF_TOKEN or log in with "
+                                           "`hf auth login`"):
         publish(first_export, REPO, token=None, api=hub)
     assert hub.calls == []
+
+
+def test_the_token_is_found_as_every_hugging_face_tool_finds_it(no_login, monkeypatch):
+    """``--token``, else ``HF_TOKEN``, else the file ``hf auth login`` saved."""
+    no_login.parent.mkdir()
+    no_login.write_text("hf_from_login\n")
+    assert resolve_token(None) == "hf_from_login"
+    monkeypatch.setenv("HF_TOKEN", "hf_from_env")
+    assert resolve_token(None) == "hf_from_env"
+    assert resolve_token("hf_given") == "hf_given"
 
 
 @pytest.mark.parametrize("status, failing_call", [(401, "repo_info"), (403, "create_commit"),
@@ -233,11 +255,56 @@ def test_not_an_export_folder(tmp_path):
         publish(tmp_path, REPO, token="hf_test", api=FakeHub())
 
 
-def test_cli_without_token_exits_nonzero_with_one_line(monkeypatch, capsys):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
+def test_cli_without_token_exits_nonzero_with_one_line(no_login, capsys):
     assert main(["publish", "--repo-id", REPO, "--variants", "standard"]) == 5
-    assert capsys.readouterr().err == (
-        "error: no Hugging Face token: pass --token or set HF_TOKEN to a token with write access\n")
+    assert capsys.readouterr().err == ("error: no Hugging Face token: pass --token, set HF_TOKEN or log in with "
+                                       "`hf auth login` (a token with write access)\n")
+
+
+class RecordingRefusingHub(BaseHTTPRequestHandler):
+    """Records each request's Authorization header, then answers as the Hub answers a token it refuses."""
+
+    authorizations: list[str | None] = []
+
+    def _refuse(self):
+        self.authorizations.append(self.headers.get("Authorization"))
+        body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = _refuse
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cli_publishes_with_the_token_of_hf_auth_login(tmp_path, cache):
+    """The token file in HF_HOME (what ``hf auth login`` writes), no --token and no HF_TOKEN: the real client sends
+    that token to the (loopback) Hub."""
+    home = tmp_path / "hf-home"
+    home.mkdir()
+    (home / "token").write_text("hf_from_login")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingRefusingHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_TOKEN", "HF_TOKEN_PATH")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}", HF_HUB_OFFLINE="0", HF_HOME=str(home),
+               HF_HUB_DISABLE_TELEMETRY="1")
+    try:
+        run = subprocess.run([sys.executable, "-m", "mnist1d_hf", "publish", "--repo-id", REPO, "--variants",
+                              "standard", "--cache-dir", cache], capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert run.returncode == 5
+    assert run.stderr.strip().splitlines()[-1] == (f"error: the Hub refused the token for {REPO} (HTTP 401): use a "
+                                                   "token with write access to that namespace")
+    assert RecordingRefusingHub.authorizations and set(RecordingRefusingHub.authorizations) == {"Bearer hf_from_login"}
 
 
 def free_port() -> int:

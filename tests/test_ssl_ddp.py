@@ -52,6 +52,6 @@ def test_ddp_launcher_through_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     logs = tmp_path / "lightning_logs" / "simclr"
     assert "projector_output" in (logs / "version_0" / "layerwise.json").read_text()
-    restored = SimCLR.load_from_checkpoint(logs / "checkpoints" / "last.ckpt")
+    restored = SimCLR.load_from_checkpoint(logs / "version_0" / "checkpoints" / "last.ckpt")
     assert restored.hparams.gather_distributed and restored.layer_names[-1] == "projector_output"
     assert "train/ssl_loss" in (logs / "version_0" / "metrics.csv").read_text()
