@@ -34,8 +34,14 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def save_figure(fig: Any, path: str | Path, **savefig_options: Any) -> Path:
-    """Save a matplotlib figure; the format comes from ``path``'s suffix, as the temporary name has another."""
+    """Save a matplotlib figure; the format comes from ``path``'s suffix, as the temporary name has another.
+
+    A PNG carries no "Software" text (matplotlib's version), so the same figure is the same file whichever
+    matplotlib release drew it, and a report rewritten on another machine stays byte for byte.
+    """
     fmt = Path(path).suffix.lstrip(".") or "png"
+    if fmt == "png":
+        savefig_options.setdefault("metadata", {"Software": None})
     return write_file(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_options))
 
 

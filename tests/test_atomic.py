@@ -117,3 +117,14 @@ def test_write_folder_gives_the_new_folder_the_umask_not_0700(tmp_path):
     finally:
         os.umask(previous)
     assert out.stat().st_mode & 0o777 == 0o775 and (out / "sub").stat().st_mode & 0o777 == 0o775
+
+
+def test_a_png_figure_does_not_record_the_matplotlib_version(tmp_path):
+    """The same drawing is the same file on any machine: no "Software: Matplotlib version ..." text chunk."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    data = save_figure(fig, tmp_path / "a.png").read_bytes()
+    assert data.startswith(b"\x89PNG") and matplotlib.__version__.encode() not in data and b"Software" not in data

@@ -4,7 +4,6 @@ mirror serving a git repo of an export, read-only), and publish's real client me
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import free_port
 
 from mnist1d_hf import VARIANTS, load
 from mnist1d_hf.export import export
@@ -27,12 +27,6 @@ needs_olah = pytest.mark.skipif(importlib.util.find_spec("olah") is None,
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("hf-datasets-cache"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hub_env(endpoint: str, home) -> dict[str, str]:

@@ -3,7 +3,6 @@ in-memory Hub; plus the real HfApi against a closed loopback port."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ import httpx2
 import huggingface_hub
 import numpy as np
 import pytest
+from conftest import free_port
 from datasets import load_dataset
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
@@ -305,12 +305,6 @@ def test_cli_publishes_with_the_token_of_hf_auth_login(tmp_path, cache):
     assert run.stderr.strip().splitlines()[-1] == (f"error: the Hub refused the token for {REPO} (HTTP 401): use a "
                                                    "token with write access to that namespace")
     assert RecordingRefusingHub.authorizations and set(RecordingRefusingHub.authorizations) == {"Bearer hf_from_login"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_with_the_real_client_and_no_hub_listening(tmp_path, cache):
