@@ -1,0 +1,208 @@
+"""Fast mode, per mask: each example's noise drawn as one Gaussian vector, from as few normals as it has dimensions.
+
+After the template is placed, everything is linear, and the correlated noise is kept only where the template is
+exactly zero. Given that zero mask, the noise an example ends with (correlated, masked, plus iid, resampled to
+``final_seq_length``) is one Gaussian vector whose covariance the mask alone decides. The templates leave a few
+hundred distinct masks (384 by default), so each has its covariance factored once, and a row's noise is
+``noise_rank = min(dilated_length, final_seq_length)`` standard normals times its mask's factor: 40 normals by
+default where the step-by-step transform (``fast_rows``) draws 112, and the normals are most of the cost.
+
+A block of ``BLOCK`` rows draws its rows' padding, scale, translation and shear, then the normals, handed out to
+the rows sorted by mask, then by placement (padding, label, translation), then by row: each mask's rows take
+their normals in one draw, straight into one product with the mask's factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.linalg.blas import dtrmm as trmm
+from scipy.ndimage import gaussian_filter1d
+
+from .config import MNIST1DConfig
+from .fast_streams import PER_MASK, draw_scalars, stream
+from .reference import CORR_NOISE_SIGMA, dilated_templates
+from .resample import resample_matrix
+from .templates import NUM_CLASSES
+
+BLOCK = 32_768  # rows per independent random stream and per grouping by mask: part of the stream, never change it
+SLICE = 2048  # rows per elementwise step: small enough to stay in cache; does not change the output
+TABLES_BUDGET = 256 * 2**20  # bytes of per-mask tables a config may need to use this method
+
+
+def table_bytes(cfg: MNIST1DConfig) -> int:
+    """About the memory of ``mask_plan(cfg)`` while it is built: the factors (masks x rank x L) and, per
+    placement, the template at both lengths. The masks are counted as rotations of the padded templates' zeros."""
+    low, high = cfg.padding
+    table = dilated_templates(cfg, np.arange(low, high + 1))
+    zeros, _ = distinct_rows(np.concatenate([table[p] for p in range(low, high + 1)]) == 0)
+    masks = len(zeros) * cfg.max_translation
+    placements = (high - low + 1) * NUM_CLASSES * cfg.max_translation
+    return 8 * (masks * noise_rank(cfg) * cfg.final_seq_length
+                + placements * (cfg.final_seq_length + 2 * cfg.dilated_length))
+
+
+def fits(cfg: MNIST1DConfig) -> bool:
+    """Whether the config uses this method (else ``fast_rows``): its tables fit ``TABLES_BUDGET``."""
+    return table_bytes(cfg) <= TABLES_BUDGET
+
+
+def noise_rank(cfg: MNIST1DConfig) -> int:
+    """Normals drawn per row: the dimension the final noise can span (it is resampled from the dilated length)."""
+    return min(cfg.dilated_length, cfg.final_seq_length)
+
+
+@dataclass(frozen=True)
+class MaskPlan:
+    """Everything about a config that is the same for every example, precomputed once per process.
+
+    A row's placement is ``(pad_index * 10 + label) * max_translation + shift``.
+    """
+
+    key_of: np.ndarray  # (placements,): the placement's position when placements are sorted by mask, then number
+    mask_of: np.ndarray  # (placements,): which zero mask the placed template leaves
+    placed: np.ndarray  # (placements, L) by key: the translated template, resampled (before scaling)
+    noise_factors: np.ndarray  # (masks, r, L): G with G.T @ G the final noise covariance under that mask
+    shear_profile: np.ndarray  # (L,): the shear ramp, resampled
+
+
+@lru_cache(maxsize=8)
+def mask_plan(cfg: MNIST1DConfig) -> MaskPlan:
+    """The config's constant tables, built once per process (forked workers inherit the parent's)."""
+    low, high = cfg.padding
+    d, shifts = cfg.dilated_length, cfg.max_translation
+    table = dilated_templates(cfg, np.arange(low, high + 1))
+    shapes = np.concatenate([table[p] for p in range(low, high + 1)])
+    # shifting a row circularly by s is the window at d - s of the row written twice
+    windows = sliding_window_view(np.concatenate([shapes, shapes], axis=1), d, axis=1)
+    translated = windows[:, d - np.arange(shifts)].reshape(-1, d)
+    downsample = resample_matrix(d, cfg.final_seq_length)
+    masks, mask_of = distinct_rows(translated == 0)
+    by_key = np.argsort(mask_of, kind="stable")
+    key_of = np.empty(len(by_key), dtype=np.min_scalar_type(len(by_key) - 1))
+    key_of[by_key] = np.arange(len(by_key))
+    return MaskPlan(key_of=key_of, mask_of=mask_of, placed=translated[by_key] @ downsample,
+                    noise_factors=noise_factors(cfg, masks.astype(np.float64), downsample),
+                    shear_profile=np.linspace(-0.5, 0.5, d) @ downsample)
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a boolean matrix (in the order of their bits) and each row's index among them, in the
+    smallest unsigned type that holds it, which numpy sorts by radix."""
+    packed = np.packbits(rows, axis=1)
+    words = np.zeros((len(rows), -(-packed.shape[1] // 8) * 8), dtype=np.uint8)
+    words[:, :packed.shape[1]] = packed
+    words = words.view(">u8")  # big-endian: comparing words compares the bits in order
+    order = np.lexsort(words.T[::-1])
+    starts = np.concatenate([[True], np.any(words[order[1:]] != words[order[:-1]], axis=1)])
+    index = np.empty(len(rows), dtype=np.min_scalar_type(max(np.count_nonzero(starts) - 1, 0)))
+    index[order] = np.cumsum(starts) - 1
+    return rows[order[starts]], index
+
+
+def noise_factors(cfg: MNIST1DConfig, masks: np.ndarray, downsample: np.ndarray) -> np.ndarray:
+    """For each zero mask (1 where the correlated noise is kept), a factor G of the covariance of the noise an
+    example ends with: the masked, filtered normals plus the iid normals, resampled. ``z @ G`` with z standard
+    normal has that covariance; G has ``noise_rank`` rows."""
+    d, length = cfg.dilated_length, cfg.final_seq_length
+    # the reference filters corr_noise_scale * normals: as rows, normals @ filter_matrix
+    filter_matrix = cfg.corr_noise_scale * gaussian_filter1d(np.eye(d), CORR_NOISE_SIGMA, axis=1)
+    corr_cov = filter_matrix.T @ filter_matrix
+    iid_var = cfg.iid_noise_scale ** 2
+    if length > d:  # the noise spans only d dimensions: factor it at the dilated length, then resample
+        cov = masks[:, :, None] * corr_cov * masks[:, None, :] + iid_var * np.eye(d)
+        return psd_factor(cov) @ downsample
+    # downsample.T @ (masked corr_cov) @ downsample, using that each output point has two neighbours
+    cov = np.broadcast_to(iid_var * (downsample.T @ downsample), (len(masks), length, length)).copy()
+    pairs = neighbours(downsample)
+    for a, weight_a in pairs:
+        for b, weight_b in pairs:
+            cov += (np.outer(weight_a, weight_b) * corr_cov[np.ix_(a, b)]) * masks[:, a, None] * masks[:, None, b]
+    return psd_factor(cov)
+
+
+def neighbours(downsample: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The linear resampling as its two neighbours per output point: (input index, weight) for the left and the
+    right one (weight 0 where a point lands on an input point and reads only that one)."""
+    nonzero = downsample != 0
+    columns = np.arange(downsample.shape[1])
+    left = np.argmax(nonzero, axis=0)
+    right = len(downsample) - 1 - np.argmax(nonzero[::-1], axis=0)
+    right_weight = np.where(right != left, downsample[right, columns], 0.0)
+    assert np.count_nonzero(nonzero) == np.count_nonzero(right_weight) + np.count_nonzero(downsample[left, columns])
+    return [(left, downsample[left, columns]), (right, right_weight)]
+
+
+def psd_factor(cov: np.ndarray) -> np.ndarray:
+    """Upper triangular G with ``G^T G = cov`` for a stack of symmetric positive semidefinite matrices: the
+    Cholesky factor, or, when some matrix is singular (no iid noise), the triangle of the QR decomposition of
+    its square root from the eigendecomposition."""
+    try:
+        return np.ascontiguousarray(np.linalg.cholesky(cov).transpose(0, 2, 1))
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(cov)
+        return np.linalg.qr(np.sqrt(np.clip(values, 0, None))[:, :, None] * vectors.transpose(0, 2, 1), mode="r")
+
+
+def draw_block(cfg: MNIST1DConfig, block: int, n: int) -> tuple[np.ndarray, ...]:
+    """The block's random numbers alone, in stream order (the speed floor): the scalars, then the normals."""
+    g = stream(cfg, PER_MASK, block)
+    return (*draw_scalars(g, cfg, n), g.standard_normal((n, noise_rank(cfg))))
+
+
+def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray, columns: np.ndarray | None,
+                   out: np.ndarray) -> tuple[float, float]:
+    """Write one block's unnormalized examples (rows with the given labels) into ``out``; return their sum and
+    sum of squares.
+
+    The rows are sorted by mask, then placement, then row; in that order each mask's rows draw their normals in
+    one call, straight into the block's working rows, and are multiplied in place by the mask's factor. The template
+    and shear follow on slices small enough to stay in cache, read from the placement-sorted table almost in
+    order, and each slice is moved to its rows.
+    """
+    plan = mask_plan(cfg)
+    n = len(labels)
+    g = stream(cfg, PER_MASK, block)
+    pad, scale_u, shift, shear_u = draw_scalars(g, cfg, n)
+    placement = (pad * NUM_CLASSES + labels) * cfg.max_translation + shift
+    key = plan.key_of[placement]
+    order = np.argsort(key, kind="stable")  # keys are stored in the smallest integer type: a radix sort
+    counts = np.bincount(plan.mask_of[placement], minlength=len(plan.noise_factors))
+
+    x = np.empty((n, cfg.final_seq_length))
+    normals = None if noise_rank(cfg) == cfg.final_seq_length else np.empty((counts.max(), noise_rank(cfg)))
+    start = 0
+    for m in np.flatnonzero(counts):
+        end = start + counts[m]
+        if normals is None:  # square triangular factors: draw into the rows and multiply in place
+            rows = g.standard_normal(out=x[start:end])
+            # in Fortran order the rows are rows.T, and rows @ G is G.T @ rows.T, G.T lower triangular
+            trmm(1.0, plan.noise_factors[m].T, rows.T, side=0, lower=1, overwrite_b=1)
+        else:
+            np.matmul(g.standard_normal(out=normals[:end - start]), plan.noise_factors[m], out=x[start:end])
+        start = end
+
+    key, scale, shear = key[order], 1 + cfg.scale_coeff * (scale_u[order] - 0.5), \
+        cfg.shear_scale * (shear_u[order] - 0.5)
+    total = total_sq = 0.0
+    part = np.empty((min(n, SLICE), cfg.final_seq_length))
+    for a in range(0, n, SLICE):
+        b = min(n, a + SLICE)
+        xs, ps = x[a:b], part[:b - a]
+        np.take(plan.placed, key[a:b], axis=0, out=ps)
+        ps *= scale[a:b, None]
+        xs += ps
+        np.multiply.outer(shear[a:b], plan.shear_profile, out=ps)
+        xs -= ps
+        as_items(out)[order[a:b]] = as_items(xs if columns is None else np.take(xs, columns, axis=1))
+        total += xs.sum()
+        total_sq += np.vdot(xs, xs)
+    return total, total_sq
+
+
+def as_items(rows: np.ndarray) -> np.ndarray:
+    """A C-contiguous matrix as a vector of opaque rows: moving rows by index copies whole rows at once."""
+    return rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize)))[:, 0]
