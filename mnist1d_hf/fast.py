@@ -13,17 +13,17 @@ from __future__ import annotations
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from types import ModuleType
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import fast_masks, fast_rows
+from . import fast_masks
 from .config import MNIST1DConfig
 from .errors import ConfigError
 from .fast_streams import LABEL_NOISE, row_labels_and_columns, stream
-from .progress import progress_bar
 from .templates import NUM_CLASSES
 
 PROGRESS_THRESHOLD = 200_000
@@ -31,13 +31,33 @@ PROGRESS_THRESHOLD = 200_000
 
 @lru_cache(maxsize=8)
 def method(cfg: MNIST1DConfig) -> ModuleType:
-    """The module that makes the config's blocks: ``fast_masks`` if its tables fit, else ``fast_rows``."""
-    return fast_masks if fast_masks.fits(cfg) else fast_rows
+    """The module that makes the config's blocks: ``fast_masks`` if its tables fit, else ``fast_rows`` (imported
+    only then: it needs scipy)."""
+    if fast_masks.fits(cfg):
+        return fast_masks
+    from . import fast_rows
+
+    return fast_rows
 
 
 def prepare(cfg: MNIST1DConfig) -> None:
     """Build the method's tables in this process, so that forked workers share them instead of each building."""
-    (fast_masks.mask_plan if method(cfg) is fast_masks else fast_rows.row_plan)(cfg)
+    maker = method(cfg)
+    (fast_masks.mask_plan if maker is fast_masks else maker.row_plan)(cfg)
+
+
+class _Quiet:
+    def update(self, n: int) -> None:
+        pass
+
+
+def progress(total: int, show: bool | None) -> AbstractContextManager:
+    """The generation's progress bar; when none is shown, tqdm is not even imported (a tenth of a second)."""
+    if (total < PROGRESS_THRESHOLD) if show is None else not show:
+        return nullcontext(_Quiet())
+    from .progress import progress_bar
+
+    return progress_bar(total, "fast generation", show, PROGRESS_THRESHOLD)
 
 
 def rows_of(cfg: MNIST1DConfig, blocks: range) -> slice:
@@ -102,7 +122,7 @@ def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 131_072, workers: int | 
     chunks = [range(b, min(n_blocks, b + per_chunk)) for b in range(0, n_blocks, per_chunk)]
     shape = (cfg.total, cfg.final_seq_length)
 
-    with progress_bar(cfg.total, "fast generation", show_progress, PROGRESS_THRESHOLD) as bar:
+    with progress(cfg.total, show_progress) as bar:
         if workers == 1 or len(chunks) == 1:
             x = np.empty(shape)
             block_sums = np.empty((n_blocks, 2))

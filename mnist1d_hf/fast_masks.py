@@ -19,26 +19,56 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.linalg.blas import dtrmm as trmm
-from scipy.ndimage import gaussian_filter1d
 
 from .config import MNIST1DConfig
 from .fast_streams import PER_MASK, draw_scalars, stream
-from .reference import CORR_NOISE_SIGMA, dilated_templates
-from .resample import resample_matrix
-from .templates import NUM_CLASSES
+from .resample import resample, resample_matrix
+from .templates import NUM_CLASSES, templates
 
 BLOCK = 32_768  # rows per independent random stream and per grouping by mask: part of the stream, never change it
 SLICE = 2048  # rows per elementwise step: small enough to stay in cache; does not change the output
 TABLES_BUDGET = 256 * 2**20  # bytes of per-mask tables a config may need to use this method
+# The reference's constants and padded templates, restated here without scipy: importing scipy.ndimage (through
+# ``reference``) costs about half a second, as much as making 500,000 examples. The tests hold them equal.
+EPS, CORR_NOISE_SIGMA, GAUSSIAN_TRUNCATE = 1e-8, 2.0, 4.0
+
+
+def dilated_templates(cfg: MNIST1DConfig, pads: np.ndarray) -> dict[int, np.ndarray]:
+    """``reference.dilated_templates``: for each padding length, the (10, D) padded-and-dilated templates."""
+    base = templates() + EPS
+    return {int(p): resample(np.concatenate([base, np.zeros((NUM_CLASSES, p))], axis=1), cfg.dilated_length)
+            for p in np.unique(pads)}
+
+
+@lru_cache(maxsize=8)
+def padded_shapes(cfg: MNIST1DConfig) -> np.ndarray:
+    """(P * 10, D): every padding's dilated templates, row ``pad_index * 10 + label``."""
+    low, high = cfg.padding
+    table = dilated_templates(cfg, np.arange(low, high + 1))
+    return np.concatenate([table[p] for p in range(low, high + 1)])
+
+
+def gaussian_filter_matrix(d: int, sigma: float) -> np.ndarray:
+    """(d, d) F with ``v @ F`` equal to ``scipy.ndimage.gaussian_filter1d(v, sigma)`` (mode "reflect", the
+    kernel truncated at 4 sigma) up to rounding."""
+    radius = int(GAUSSIAN_TRUNCATE * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 / (sigma * sigma) * offsets**2)
+    kernel /= kernel.sum()
+    # output j reads input j + offset, reflected at the edges (d c b a | a b c d | d c b a)
+    source = np.arange(d)[:, None] + offsets[None, :]
+    source %= 2 * d
+    source = np.where(source < d, source, 2 * d - 1 - source)
+    matrix = np.zeros((d, d))
+    np.add.at(matrix, (source, np.repeat(np.arange(d)[:, None], len(offsets), axis=1)), kernel[None, :])
+    return matrix
 
 
 def table_bytes(cfg: MNIST1DConfig) -> int:
     """About the memory of ``mask_plan(cfg)`` while it is built: the factors (masks x rank x L) and, per
     placement, the template at both lengths. The masks are counted as rotations of the padded templates' zeros."""
     low, high = cfg.padding
-    table = dilated_templates(cfg, np.arange(low, high + 1))
-    zeros, _ = distinct_rows(np.concatenate([table[p] for p in range(low, high + 1)]) == 0)
+    zeros, _ = distinct_rows(padded_shapes(cfg) == 0)
     masks = len(zeros) * cfg.max_translation
     placements = (high - low + 1) * NUM_CLASSES * cfg.max_translation
     return 8 * (masks * noise_rank(cfg) * cfg.final_seq_length
@@ -72,10 +102,8 @@ class MaskPlan:
 @lru_cache(maxsize=8)
 def mask_plan(cfg: MNIST1DConfig) -> MaskPlan:
     """The config's constant tables, built once per process (forked workers inherit the parent's)."""
-    low, high = cfg.padding
     d, shifts = cfg.dilated_length, cfg.max_translation
-    table = dilated_templates(cfg, np.arange(low, high + 1))
-    shapes = np.concatenate([table[p] for p in range(low, high + 1)])
+    shapes = padded_shapes(cfg)
     # shifting a row circularly by s is the window at d - s of the row written twice
     windows = sliding_window_view(np.concatenate([shapes, shapes], axis=1), d, axis=1)
     translated = windows[:, d - np.arange(shifts)].reshape(-1, d)
@@ -109,7 +137,7 @@ def noise_factors(cfg: MNIST1DConfig, masks: np.ndarray, downsample: np.ndarray)
     normal has that covariance; G has ``noise_rank`` rows."""
     d, length = cfg.dilated_length, cfg.final_seq_length
     # the reference filters corr_noise_scale * normals: as rows, normals @ filter_matrix
-    filter_matrix = cfg.corr_noise_scale * gaussian_filter1d(np.eye(d), CORR_NOISE_SIGMA, axis=1)
+    filter_matrix = cfg.corr_noise_scale * gaussian_filter_matrix(d, CORR_NOISE_SIGMA)
     corr_cov = filter_matrix.T @ filter_matrix
     iid_var = cfg.iid_noise_scale ** 2
     if length > d:  # the noise spans only d dimensions: factor it at the dilated length, then resample
@@ -137,14 +165,13 @@ def neighbours(downsample: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def psd_factor(cov: np.ndarray) -> np.ndarray:
-    """Upper triangular G with ``G^T G = cov`` for a stack of symmetric positive semidefinite matrices: the
-    Cholesky factor, or, when some matrix is singular (no iid noise), the triangle of the QR decomposition of
-    its square root from the eigendecomposition."""
+    """G with ``G^T G = cov`` for a stack of symmetric positive semidefinite matrices: the (transposed) Cholesky
+    factor, or, when some matrix is singular (no iid noise), the square root from the eigendecomposition."""
     try:
         return np.ascontiguousarray(np.linalg.cholesky(cov).transpose(0, 2, 1))
     except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh(cov)
-        return np.linalg.qr(np.sqrt(np.clip(values, 0, None))[:, :, None] * vectors.transpose(0, 2, 1), mode="r")
+        return np.sqrt(np.clip(values, 0, None))[:, :, None] * vectors.transpose(0, 2, 1)
 
 
 def draw_block(cfg: MNIST1DConfig, block: int, n: int) -> tuple[np.ndarray, ...]:
@@ -159,7 +186,7 @@ def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray, columns: 
     sum of squares.
 
     The rows are sorted by mask, then placement, then row; in that order each mask's rows draw their normals in
-    one call, straight into the block's working rows, and are multiplied in place by the mask's factor. The template
+    one call, and one matrix product with the mask's factor writes their noise. The template
     and shear follow on slices small enough to stay in cache, read from the placement-sorted table almost in
     order, and each slice is moved to its rows.
     """
@@ -173,16 +200,11 @@ def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray, columns: 
     counts = np.bincount(plan.mask_of[placement], minlength=len(plan.noise_factors))
 
     x = np.empty((n, cfg.final_seq_length))
-    normals = None if noise_rank(cfg) == cfg.final_seq_length else np.empty((counts.max(), noise_rank(cfg)))
+    normals = np.empty((counts.max(), noise_rank(cfg)))
     start = 0
     for m in np.flatnonzero(counts):
         end = start + counts[m]
-        if normals is None:  # square triangular factors: draw into the rows and multiply in place
-            rows = g.standard_normal(out=x[start:end])
-            # in Fortran order the rows are rows.T, and rows @ G is G.T @ rows.T, G.T lower triangular
-            trmm(1.0, plan.noise_factors[m].T, rows.T, side=0, lower=1, overwrite_b=1)
-        else:
-            np.matmul(g.standard_normal(out=normals[:end - start]), plan.noise_factors[m], out=x[start:end])
+        np.matmul(g.standard_normal(out=normals[:end - start]), plan.noise_factors[m], out=x[start:end])
         start = end
 
     key, scale, shear = key[order], 1 + cfg.scale_coeff * (scale_u[order] - 0.5), \

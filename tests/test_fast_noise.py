@@ -3,6 +3,10 @@ reference's steps, and each placement the mask and resampled template the refere
 first fast stream, kept bit for bit for the configs whose per-mask tables are too large. Both streams are pinned
 so that any change to them is noticed."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
@@ -189,3 +193,28 @@ def test_a_block_is_its_documented_recipe(overrides):
                          + z @ plan.noise_factors[plan.mask_of[p]])
     np.testing.assert_allclose(out, expected[:, columns], rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(expected.sum(), rel=1e-12) and total_sq == pytest.approx((expected**2).sum())
+
+
+@pytest.mark.parametrize("d", [2, 5, 9, 17, 72, 130])
+def test_the_filter_matrix_and_templates_restated_without_scipy_are_the_references(d):
+    from mnist1d_hf import reference
+
+    v = np.random.default_rng(d).standard_normal((4, d))
+    np.testing.assert_allclose(v @ fast_masks.gaussian_filter_matrix(d, reference.CORR_NOISE_SIGMA),
+                               gaussian_filter1d(v, reference.CORR_NOISE_SIGMA, axis=1), rtol=0, atol=1e-15)
+    assert (fast_masks.EPS, fast_masks.CORR_NOISE_SIGMA) == (reference.EPS, reference.CORR_NOISE_SIGMA)
+    cfg = variant("standard", mode="fast", padding=[0, max(0, d - 12)], template_len=min(12, d), max_translation=1)
+    pads = np.arange(cfg.padding[0], cfg.padding[1] + 1)
+    mine, theirs = fast_masks.dilated_templates(cfg, pads), reference.dilated_templates(cfg, pads)
+    assert mine.keys() == theirs.keys()
+    for p in pads:
+        np.testing.assert_array_equal(mine[p], theirs[p])
+
+
+def test_the_per_mask_method_imports_no_scipy():
+    """scipy.ndimage alone takes about half a second to import: as long as 500,000 examples."""
+    code = ("import sys; from mnist1d_hf import generate, variant; generate(variant('standard', mode='fast'));"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "[]"
