@@ -83,6 +83,8 @@ cfg = variant("standard", mode="fast", num_samples=n)
 if what == "per-row":
     fast_masks.TABLES_BUDGET = 0  # as for a config whose per-mask tables are too large
 maker = fast.method(cfg)
+WHO = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # children: the worker processes, once they have ended
+cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, WHO))
 start = time.perf_counter()
 if what == "floor":
     for b in range(-(-cfg.total // maker.BLOCK)):
@@ -90,8 +92,9 @@ if what == "floor":
 else:
     generate(cfg, workers=workers, show_progress=False)
 elapsed = time.perf_counter() - start
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"seconds": elapsed, "peak_mb": peak / 1024, "method": maker.__name__}))
+usage = [resource.getrusage(who) for who in WHO]
+print(json.dumps({"seconds": elapsed, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage) - cpu_before,
+                  "peak_mb": max(u.ru_maxrss for u in usage) / 1024, "method": maker.__name__}))
 """
 FAST_SIDES = {"per-mask": "generate, per-mask method (the default)",
               "per-row": "baseline: generate, per-row method (the earlier fast stream)",
@@ -120,12 +123,14 @@ def bench_fast(n: int, workers: int, repeats: int) -> dict:
     print(f"## Fast mode, {n:,} examples, {workers} worker process(es), {repeats} alternating repetitions, "
           f"load average {min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}) on "
           f"{os.cpu_count()} cores")
+    cpu = {name: statistics.median(r["cpu_seconds"] for r in runs[name]) for name in names}
     for name in names:
-        print(f"  {FAST_SIDES[name]:62s} median {med[name]:6.2f} s = {n / med[name]:>11,.0f} examples/s")
+        print(f"  {FAST_SIDES[name]:62s} median {med[name]:6.2f} s = {n / med[name]:>11,.0f} examples/s "
+              f"({cpu[name]:.2f} CPU s)")
     print(f"  per-mask / per-row: {ratio['per-row']:.2f}x the time;  per-mask / floor: {ratio['floor']:.2f}x;  "
           f"peak memory of the largest process: {peak:,.0f} MB (target < 1,000 MB)")
     return {"examples": n, "workers": workers, "repetitions": repeats, "sides": FAST_SIDES, "runs": runs,
-            "median_seconds": med, "examples_per_second": n / med["per-mask"],
+            "median_seconds": med, "median_cpu_seconds": cpu, "examples_per_second": n / med["per-mask"],
             "per_row_examples_per_second": n / med["per-row"], "per_mask_over_per_row": ratio["per-row"],
             "per_mask_over_floor": ratio["floor"], "load_average": {"min": min(loads), "median":
             statistics.median(loads), "max": max(loads)}, "peak_mb": peak}
