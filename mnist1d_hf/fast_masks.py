@@ -87,7 +87,8 @@ def noise_rank(cfg: MNIST1DConfig) -> int:
 
 @dataclass(frozen=True)
 class MaskPlan:
-    """Everything about a config that is the same for every example, precomputed once per process.
+    """Everything about a config that is the same for every example, precomputed once per process; the noise
+    factors are computed when a block first needs them (a small dataset needs few of them).
 
     A row's placement is ``(pad_index * 10 + label) * max_translation + shift``.
     """
@@ -95,8 +96,20 @@ class MaskPlan:
     key_of: np.ndarray  # (placements,): the placement's position when placements are sorted by mask, then number
     mask_of: np.ndarray  # (placements,): which zero mask the placed template leaves
     placed: np.ndarray  # (placements, L) by key: the translated template, resampled (before scaling)
-    noise_factors: np.ndarray  # (masks, r, L): G with G.T @ G the final noise covariance under that mask
     shear_profile: np.ndarray  # (L,): the shear ramp, resampled
+    masks: np.ndarray  # (masks, D): 1 where the correlated noise is kept
+    downsample: np.ndarray  # (D, L): the final linear resampling
+    factors: np.ndarray  # (masks, r, L): G with G.T @ G the final noise covariance under that mask
+    ready: np.ndarray  # (masks,): whether the mask's factor has been computed
+
+    def factors_for(self, cfg: MNIST1DConfig, needed: np.ndarray) -> np.ndarray:
+        """Compute the factors of the masks ``needed`` that are not ready yet (each factor depends on its mask
+        alone, whichever masks it is computed with); return all factors."""
+        missing = needed[~self.ready[needed]]
+        if len(missing):
+            self.factors[missing] = noise_factors(cfg, self.masks[missing], self.downsample)
+            self.ready[missing] = True
+        return self.factors
 
 
 @lru_cache(maxsize=8)
@@ -113,8 +126,9 @@ def mask_plan(cfg: MNIST1DConfig) -> MaskPlan:
     key_of = np.empty(len(by_key), dtype=np.min_scalar_type(len(by_key) - 1))
     key_of[by_key] = np.arange(len(by_key))
     return MaskPlan(key_of=key_of, mask_of=mask_of, placed=translated[by_key] @ downsample,
-                    noise_factors=noise_factors(cfg, masks.astype(np.float64), downsample),
-                    shear_profile=np.linspace(-0.5, 0.5, d) @ downsample)
+                    shear_profile=np.linspace(-0.5, 0.5, d) @ downsample, masks=masks.astype(np.float64),
+                    downsample=downsample, ready=np.zeros(len(masks), dtype=bool),
+                    factors=np.empty((len(masks), noise_rank(cfg), cfg.final_seq_length)))
 
 
 def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,13 +179,21 @@ def neighbours(downsample: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def psd_factor(cov: np.ndarray) -> np.ndarray:
-    """G with ``G^T G = cov`` for a stack of symmetric positive semidefinite matrices: the (transposed) Cholesky
-    factor, or, when some matrix is singular (no iid noise), the square root from the eigendecomposition."""
+    """G with ``G^T G = cov`` for a stack of symmetric positive semidefinite matrices, each on its own: the
+    (transposed) Cholesky factor, or, for a singular matrix (no iid noise), the square root from the
+    eigendecomposition."""
     try:
         return np.ascontiguousarray(np.linalg.cholesky(cov).transpose(0, 2, 1))
     except np.linalg.LinAlgError:
+        return np.stack([psd_factor_one(c) for c in cov])
+
+
+def psd_factor_one(cov: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(cov).T
+    except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh(cov)
-        return np.sqrt(np.clip(values, 0, None))[:, :, None] * vectors.transpose(0, 2, 1)
+        return np.sqrt(np.clip(values, 0, None))[:, None] * vectors.T
 
 
 def draw_block(cfg: MNIST1DConfig, block: int, n: int) -> tuple[np.ndarray, ...]:
@@ -197,14 +219,15 @@ def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray, columns: 
     placement = (pad * NUM_CLASSES + labels) * cfg.max_translation + shift
     key = plan.key_of[placement]
     order = np.argsort(key, kind="stable")  # keys are stored in the smallest integer type: a radix sort
-    counts = np.bincount(plan.mask_of[placement], minlength=len(plan.noise_factors))
+    counts = np.bincount(plan.mask_of[placement], minlength=len(plan.masks))
+    factors = plan.factors_for(cfg, np.flatnonzero(counts))
 
     x = np.empty((n, cfg.final_seq_length))
     normals = np.empty((counts.max(), noise_rank(cfg)))
     start = 0
     for m in np.flatnonzero(counts):
         end = start + counts[m]
-        np.matmul(g.standard_normal(out=normals[:end - start]), plan.noise_factors[m], out=x[start:end])
+        np.matmul(g.standard_normal(out=normals[:end - start]), factors[m], out=x[start:end])
         start = end
 
     key, scale, shear = key[order], 1 + cfg.scale_coeff * (scale_u[order] - 0.5), \

@@ -70,7 +70,7 @@ def test_every_placement_has_the_reference_template_and_zero_mask():
     for zeros, index in zero_masks:  # one index per distinct mask, and distinct masks get distinct indices
         by_index.setdefault(int(index), zeros)
         np.testing.assert_array_equal(by_index[int(index)], zeros)
-    assert len(by_index) == len({z.tobytes() for z, _ in zero_masks}) == len(plan.noise_factors)
+    assert len(by_index) == len({z.tobytes() for z, _ in zero_masks}) == len(plan.masks)
 
 
 @pytest.mark.parametrize("columns", [5, 64, 130])
@@ -183,6 +183,7 @@ def test_a_block_is_its_documented_recipe(overrides):
     total, total_sq = fast_masks.block_examples(cfg, 4, labels, columns, out)
 
     pad, scale_u, shift, shear_u, normals = draw_block(cfg, 4, 3000)
+    factors = plan.factors_for(cfg, np.arange(len(plan.masks)))
     placement = (pad * 10 + labels) * cfg.max_translation + shift
     order = np.lexsort((np.arange(3000), placement, plan.mask_of[placement]))
     expected = np.empty_like(out)
@@ -190,7 +191,7 @@ def test_a_block_is_its_documented_recipe(overrides):
         p = placement[row]
         expected[row] = ((1 + cfg.scale_coeff * (scale_u[row] - 0.5)) * plan.placed[plan.key_of[p]]
                          - cfg.shear_scale * (shear_u[row] - 0.5) * plan.shear_profile
-                         + z @ plan.noise_factors[plan.mask_of[p]])
+                         + z @ factors[plan.mask_of[p]])
     np.testing.assert_allclose(out, expected[:, columns], rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(expected.sum(), rel=1e-12) and total_sq == pytest.approx((expected**2).sum())
 
@@ -218,3 +219,18 @@ def test_the_per_mask_method_imports_no_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("overrides", [
+    {},                                                  # every covariance positive definite: Cholesky
+    {"iid_noise_scale": 0.0, "final_seq_length": 5},     # 307 of the 384 singular, the others not
+    {"corr_noise_scale": 0.0, "iid_noise_scale": 0.0},   # all zero
+])
+def test_a_masks_factor_does_not_depend_on_the_masks_computed_with_it(overrides):
+    """Factors are computed when a block first needs them, so a mask's factor must be the same alone or in any
+    batch, also when a batch mixes covariances Cholesky can factor and singular ones it cannot."""
+    cfg = variant("standard", mode="fast", **overrides)
+    plan = mask_plan(cfg)
+    together = noise_factors(cfg, plan.masks, plan.downsample)
+    alone = np.concatenate([noise_factors(cfg, plan.masks[m:m + 1], plan.downsample) for m in range(len(plan.masks))])
+    np.testing.assert_array_equal(alone, together)
