@@ -3,7 +3,7 @@
 This is NOT the paper's random stream: a config in fast mode gives different examples than in reference mode,
 drawn from the same distribution. A block of output rows is made by one of two methods, chosen by the config
 alone: ``fast_masks`` (the noise of each example drawn as one Gaussian vector given its template's zero mask:
-about 3x less work) wherever its tables fit their budget, else ``fast_rows`` (the noise drawn step by step).
+about half the CPU time) wherever its tables fit their budget, else ``fast_rows`` (the noise drawn step by step).
 ``fast_streams`` says which generator draws what. Each block's output depends on its index only, so the chunk
 size and the number of worker processes never change the output.
 """
@@ -41,12 +41,15 @@ def method(cfg: MNIST1DConfig) -> ModuleType:
 
 
 def prepare(cfg: MNIST1DConfig) -> None:
-    """Build the method's tables in this process, so that forked workers share them instead of each building."""
+    """Build the method's tables in this process, so that forked workers share them instead of each building
+    them (the per-mask noise factors excepted: each process computes those its blocks need)."""
     maker = method(cfg)
     (fast_masks.mask_plan if maker is fast_masks else maker.row_plan)(cfg)
 
 
 class _Quiet:
+    """Stands in for a progress bar that is not shown."""
+
     def update(self, n: int) -> None:
         pass
 
