@@ -2,10 +2,13 @@
 
 1. Reference mode vs the reference package's ``make_dataset`` on the default config (outputs checked equal),
    and vs its floor: drawing the same random numbers in the same order, with no arithmetic.
-2. Fast mode on 1,000,000 examples: examples per second and peak memory (each run in a fresh process), vs its
-   floor: drawing its random numbers alone.
+2. Fast mode on 1,000,000 examples with 1 and 2 worker processes: examples per second and peak memory (each run
+   in a fresh process), vs two baselines: the per-row method (the earlier fast stream, still used for configs
+   whose per-mask tables are too large) with the same processes, and the floor, the per-mask method's random
+   draws alone in one process.
 
-Sides alternate over the repetitions and the median ratio is reported, since the machine may be shared.
+Sides alternate over the repetitions and the median ratio is reported, since the machine may be shared; the
+load average is recorded before every run.
 Run: ``python bench/generator.py`` (the reference package comes with the ``test`` extra).
 """
 
@@ -13,16 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from mnist1d_hf import generate, variant
-from mnist1d_hf.reference import draw_reference_stream
-from results_file import write_results
+from results_file import write_results  # first: it puts this checkout's package on the path
+
+from mnist1d_hf import generate, variant  # noqa: E402
+from mnist1d_hf.reference import draw_reference_stream  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]  # fast-mode runs start here, so they import this checkout's package
 
 
 def seconds(fn) -> float:
@@ -69,55 +77,74 @@ def bench_reference(repeats: int) -> dict:
 
 FAST_CHILD = """
 import json, resource, sys, time
-from mnist1d_hf import generate, variant
-from mnist1d_hf.fast import BLOCK, draw_block
+from mnist1d_hf import fast, fast_masks, generate, variant
 n, workers, what = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 cfg = variant("standard", mode="fast", num_samples=n)
+if what == "per-row":
+    fast_masks.TABLES_BUDGET = 0  # as for a config whose per-mask tables are too large
+maker = fast.method(cfg)
+WHO = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # children: the worker processes, once they have ended
+cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, WHO))
 start = time.perf_counter()
-if what == "generate":
-    generate(cfg, workers=workers, show_progress=False)
+if what == "floor":
+    for b in range(-(-cfg.total // maker.BLOCK)):
+        maker.draw_block(cfg, b, min(maker.BLOCK, cfg.total - b * maker.BLOCK))
 else:
-    for b in range(-(-cfg.total // BLOCK)):
-        draw_block(cfg, b, min(BLOCK, cfg.total - b * BLOCK))
+    generate(cfg, workers=workers, show_progress=False)
 elapsed = time.perf_counter() - start
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"seconds": elapsed, "peak_mb": peak / 1024}))
+usage = [resource.getrusage(who) for who in WHO]
+print(json.dumps({"seconds": elapsed, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage) - cpu_before,
+                  "peak_mb": max(u.ru_maxrss for u in usage) / 1024, "method": maker.__name__}))
 """
+FAST_SIDES = {"per-mask": "generate, per-mask method (the default)",
+              "per-row": "baseline: generate, per-row method (the earlier fast stream)",
+              "floor": "floor: the per-mask draws alone, 1 process"}
 
 
 def run_child(n: int, workers: int, what: str) -> dict:
+    load = os.getloadavg()[0]
     out = subprocess.run([sys.executable, "-c", FAST_CHILD, str(n), str(workers), what], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+                         capture_output=True, text=True, cwd=ROOT).stdout
+    return {**json.loads(out.strip().splitlines()[-1]), "load_before": load}
 
 
 def bench_fast(n: int, workers: int, repeats: int) -> dict:
-    runs = {"generate": [], "floor": []}
+    names = list(FAST_SIDES)
+    runs = {name: [] for name in names}
     for repeat in range(repeats):
-        order = ["generate", "floor"] if repeat % 2 == 0 else ["floor", "generate"]
-        for what in order:
-            runs[what].append(run_child(n, workers if what == "generate" else 1, what))
-    gen = statistics.median(r["seconds"] for r in runs["generate"])
-    floor = statistics.median(r["seconds"] for r in runs["floor"])
-    ratio = statistics.median(g["seconds"] / f["seconds"] for g, f in zip(runs["generate"], runs["floor"]))
-    peak = max(r["peak_mb"] for r in runs["generate"])
-    print(f"## Fast mode, {n:,} examples, {workers} worker process(es), {repeats} alternating repetitions")
-    print(f"  generate (incl. standardization): median {gen:6.2f} s = {n / gen:,.0f} examples/s (target >= 500,000)")
-    print(f"  floor, its draws alone (1 process): median {floor:6.2f} s = {n / floor:,.0f} examples/s")
-    print(f"  generate / floor: {ratio:.2f}x;  peak memory of the largest process: {peak:,.0f} MB (target < 1,000 MB)")
-    return {"examples": n, "workers": workers, "repetitions": repeats, "runs": runs, "median_seconds": gen,
-            "examples_per_second": n / gen, "floor_median_seconds": floor, "generate_over_floor": ratio,
-            "peak_mb": peak}
+        shift = repeat % len(names)
+        for what in names[shift:] + names[:shift]:
+            runs[what].append(run_child(n, 1 if what == "floor" else workers, what))
+    med = {name: statistics.median(r["seconds"] for r in runs[name]) for name in names}
+    ratio = {name: statistics.median(a["seconds"] / b["seconds"] for a, b in zip(runs["per-mask"], runs[name]))
+             for name in ("per-row", "floor")}
+    loads = [r["load_before"] for side in runs.values() for r in side]
+    peak = max(r["peak_mb"] for r in runs["per-mask"])
+    print(f"## Fast mode, {n:,} examples, {workers} worker process(es), {repeats} alternating repetitions, "
+          f"load average {min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}) on "
+          f"{os.cpu_count()} cores")
+    cpu = {name: statistics.median(r["cpu_seconds"] for r in runs[name]) for name in names}
+    for name in names:
+        print(f"  {FAST_SIDES[name]:62s} median {med[name]:6.2f} s = {n / med[name]:>11,.0f} examples/s "
+              f"({cpu[name]:.2f} CPU s)")
+    print(f"  per-mask / per-row: {ratio['per-row']:.2f}x the time;  per-mask / floor: {ratio['floor']:.2f}x;  "
+          f"peak memory of the largest process: {peak:,.0f} MB (target < 1,000 MB)")
+    return {"examples": n, "workers": workers, "repetitions": repeats, "sides": FAST_SIDES, "runs": runs,
+            "median_seconds": med, "median_cpu_seconds": cpu, "examples_per_second": n / med["per-mask"],
+            "per_row_examples_per_second": n / med["per-row"], "per_mask_over_per_row": ratio["per-row"],
+            "per_mask_over_floor": ratio["floor"], "load_average": {"min": min(loads), "median":
+            statistics.median(loads), "max": max(loads)}, "peak_mb": peak}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--fast-examples", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    write_results("generator", {"reference_mode": bench_reference(args.repeats),
-                                "fast_mode": bench_fast(args.fast_examples, args.workers, max(3, args.repeats // 2))})
+    reference = bench_reference(args.repeats)
+    write_results("generator", {"reference_mode": reference, "fast_mode": [
+        bench_fast(args.fast_examples, workers, max(3, args.repeats // 2)) for workers in args.workers]})
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Fast mode: the same transforms on a counter-based random stream, vectorized in fixed-size blocks.
+"""Fast mode: the reference's transforms on counter-based random streams, in blocks, over worker processes.
 
 This is NOT the paper's random stream: a config in fast mode gives different examples than in reference mode,
-drawn from the same distribution. Every block of ``BLOCK`` output rows has its own generator, seeded by
-``SeedSequence(seed, spawn_key=(1, block))``; labels and the column permutation come from
-``SeedSequence(seed, spawn_key=(0,))`` and label noise from ``spawn_key=(2,)``. So the output for a seed is the same whatever the chunk size or the
-number of worker processes: they only decide which blocks are computed together and where.
+drawn from the same distribution. A block of output rows is made by one of two methods, chosen by the config
+alone: ``fast_masks`` (the noise of each example drawn as one Gaussian vector given its template's zero mask:
+about half the CPU time) wherever its tables fit their budget, else ``fast_rows`` (the noise drawn step by step).
+``fast_streams`` says which generator draws what. Each block's output depends on its index only, so the chunk
+size and the number of worker processes never change the output.
 """
 
 from __future__ import annotations
@@ -12,113 +13,73 @@ from __future__ import annotations
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import gaussian_filter1d
 from threadpoolctl import threadpool_limits
 
+from . import fast_masks
 from .config import MNIST1DConfig
 from .errors import ConfigError
-from .progress import progress_bar
-from .reference import CORR_NOISE_SIGMA, dilated_templates
-from .resample import resample_matrix
+from .fast_streams import LABEL_NOISE, row_labels_and_columns, stream
 from .templates import NUM_CLASSES
 
-BLOCK = 4096  # rows per independent random stream; part of the stream's definition, never change it
 PROGRESS_THRESHOLD = 200_000
-GLOBAL_STREAM, BLOCK_STREAM, LABEL_NOISE_STREAM = 0, 1, 2
-
-
-def _generator(cfg: MNIST1DConfig, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=key)))
-
-
-def row_labels_and_columns(cfg: MNIST1DConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """Balanced labels in their final (shuffled) row order, and the column permutation if ``shuffle_seq``."""
-    g = _generator(cfg, GLOBAL_STREAM)
-    labels = g.permutation(np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), cfg.samples_per_class))
-    columns = g.permutation(cfg.final_seq_length) if cfg.shuffle_seq else None
-    return labels, columns
-
-
-@dataclass(frozen=True)
-class FastPlan:
-    """Everything about a config that is the same for every example, precomputed once per process."""
-
-    translated: np.ndarray  # (P * 10, D + 1, D) view: [padding * 10 + label, D - shift] is a translated template
-    corr_filter: np.ndarray  # (D, D): scale times the Gaussian filter, as a matrix on the normals
-    downsample: np.ndarray  # (D, L): the final linear resampling
-    iid_mix: np.ndarray  # (r, L): r normals mapped to iid noise already resampled (same covariance)
-    shear_profile: np.ndarray  # (L,): the shear ramp, resampled
 
 
 @lru_cache(maxsize=8)
-def fast_plan(cfg: MNIST1DConfig) -> FastPlan:
-    """The config's constant tables, built once per process (workers build their own)."""
-    low, high = cfg.padding
-    d = cfg.dilated_length
-    table = dilated_templates(cfg, np.arange(low, high + 1))
-    downsample = resample_matrix(d, cfg.final_seq_length)
-    _, singular, vt = np.linalg.svd(downsample, full_matrices=False)
-    shapes = np.concatenate([table[p] for p in range(low, high + 1)])
-    # every circular shift of a row is a window of the row written twice: a view, no copies
-    return FastPlan(
-        translated=sliding_window_view(np.concatenate([shapes, shapes], axis=1), d, axis=1),
-        corr_filter=cfg.corr_noise_scale * gaussian_filter1d(np.eye(d), CORR_NOISE_SIGMA, axis=1),
-        downsample=downsample,
-        iid_mix=cfg.iid_noise_scale * singular[:, None] * vt,
-        shear_profile=np.linspace(-0.5, 0.5, d) @ downsample,
-    )
+def method(cfg: MNIST1DConfig) -> ModuleType:
+    """The module that makes the config's blocks: ``fast_masks`` if its tables fit, else ``fast_rows`` (imported
+    only then: it needs scipy)."""
+    if fast_masks.fits(cfg):
+        return fast_masks
+    from . import fast_rows
+
+    return fast_rows
 
 
-def draw_block(cfg: MNIST1DConfig, block: int, n: int) -> tuple[np.ndarray, ...]:
-    """The block's random numbers alone: padding, scale, translation, shear, and the noise normals."""
-    g = _generator(cfg, BLOCK_STREAM, block)
-    low, high = cfg.padding
-    plan = fast_plan(cfg)
-    pad = g.integers(0, high - low + 1, n)
-    scale_u = g.random(n)
-    shift = g.integers(0, cfg.max_translation, n)
-    shear_u = g.random(n)
-    corr_normals = g.standard_normal((n, cfg.dilated_length))
-    iid_normals = g.standard_normal((n, plan.iid_mix.shape[0]))
-    return pad, scale_u, shift, shear_u, corr_normals, iid_normals
+def prepare(cfg: MNIST1DConfig) -> None:
+    """Build the method's tables in this process, so that forked workers share them instead of each building
+    them (the per-mask noise factors excepted: each process computes those its blocks need)."""
+    maker = method(cfg)
+    (fast_masks.mask_plan if maker is fast_masks else maker.row_plan)(cfg)
 
 
-def block_examples(cfg: MNIST1DConfig, block: int, labels: np.ndarray) -> np.ndarray:
-    """Unnormalized examples for one block of rows with the given labels.
+class _Quiet:
+    """Stands in for a progress bar that is not shown."""
 
-    The reference's steps, reordered where maths allows: the translated template is one row gather from a
-    small table of windows, and everything after the noise mask is linear, so the iid noise and the shear are added after the
-    final resampling (the iid noise drawn directly with its resampled covariance: fewer normals to draw).
-    """
-    plan = fast_plan(cfg)
-    d = cfg.dilated_length
-    pad, scale_u, shift, shear_u, corr_normals, iid_normals = draw_block(cfg, block, len(labels))
-    x = plan.translated[pad * NUM_CLASSES + labels, d - shift]
-    x *= (1 + cfg.scale_coeff * (scale_u - 0.5))[:, None]
-    np.copyto(x, corr_normals @ plan.corr_filter, where=x == 0)
-    out = x @ plan.downsample
-    out += iid_normals @ plan.iid_mix
-    out -= (cfg.shear_scale * (shear_u - 0.5))[:, None] * plan.shear_profile[None, :]
-    return out
+    def update(self, n: int) -> None:
+        pass
+
+
+def progress(total: int, show: bool | None) -> AbstractContextManager:
+    """The generation's progress bar; when none is shown, tqdm is not even imported (a tenth of a second)."""
+    if (total < PROGRESS_THRESHOLD) if show is None else not show:
+        return nullcontext(_Quiet())
+    from .progress import progress_bar
+
+    return progress_bar(total, "fast generation", show, PROGRESS_THRESHOLD)
+
+
+def rows_of(cfg: MNIST1DConfig, blocks: range) -> slice:
+    """The output rows of consecutive blocks."""
+    size = method(cfg).BLOCK
+    return slice(blocks.start * size, min(cfg.total, blocks.stop * size))
 
 
 def fill_blocks(cfg: MNIST1DConfig, blocks: range, labels: np.ndarray, columns: np.ndarray | None,
                 out: np.ndarray) -> np.ndarray:
-    """Write the rows of consecutive blocks into ``out`` (their rows only); return each block's sum and sum of
-    squares, from which the dataset-wide mean and std follow without another pass over the data."""
+    """Write the rows of consecutive blocks (``labels`` and ``out`` hold their rows only); return each block's
+    sum and sum of squares, from which the dataset-wide mean and std follow without another pass over the data."""
     sums = np.empty((len(blocks), 2))
+    maker = method(cfg)
     # the matrices are small: one BLAS thread per process is fastest, and never oversubscribes the cores
     with threadpool_limits(1, user_api="blas"):
         for i, b in enumerate(blocks):
-            rows = slice((b - blocks.start) * BLOCK, (b - blocks.start + 1) * BLOCK)
-            x = block_examples(cfg, b, labels[rows])
-            out[rows] = x if columns is None else x[:, columns]
-            sums[i] = x.sum(), np.vdot(x, x)
+            rows = slice(i * maker.BLOCK, (i + 1) * maker.BLOCK)
+            sums[i] = maker.block_examples(cfg, b, labels[rows], columns, out[rows])
     return sums
 
 
@@ -126,69 +87,95 @@ def _fill_shared(path: str, shape: tuple[int, int], cfg: MNIST1DConfig, blocks: 
                  columns: np.ndarray | None) -> np.ndarray:
     """``fill_blocks`` in a worker process, writing straight into the output file mapped by every process."""
     out = np.memmap(path, dtype=np.float64, mode="r+", shape=shape)
-    return fill_blocks(cfg, blocks, labels, columns, out[blocks.start * BLOCK:blocks.stop * BLOCK])
+    return fill_blocks(cfg, blocks, labels, columns, out[rows_of(cfg, blocks)])
 
 
-def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 8 * BLOCK, workers: int | None = 1,
-                  show_progress: bool | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Unnormalized examples, labels, and the mean and std of all values.
+def _standardize_shared(path: str, shape: tuple[int, int], rows: slice, mean: float, std: float) -> None:
+    """Standardize some rows of the shared output in a worker (the same operations as on the whole array)."""
+    out = np.memmap(path, dtype=np.float64, mode="r+", shape=shape)[rows]
+    out -= mean
+    out /= std
+
+
+def moments(block_sums: np.ndarray, size: int) -> tuple[float, float]:
+    """The mean and std of all values, from each block's sum and sum of squares."""
+    mean, mean_sq = block_sums.sum(0) / size
+    return float(mean), float(np.sqrt(mean_sq - mean**2))
+
+
+def fast_examples(cfg: MNIST1DConfig, chunk_size: int = 131_072, workers: int | None = 1,
+                  show_progress: bool | None = None, standardize: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Examples, labels, and the mean and std of all values (of the examples before ``standardize``).
 
     ``chunk_size`` rows (rounded up to whole blocks) make one task; ``workers`` > 1 (None: all cores) spreads
     tasks over processes, which write into one shared memory-mapped output, so no rows are copied between
-    processes. Memory stays at the output array: the moments are summed per block.
+    processes, and standardize it there too. Memory stays at the output array: the moments are summed per block.
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size={chunk_size!r}: expected a positive number of rows")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ConfigError(f"workers={workers!r}: expected a positive number of processes (or None for all)")
+    prepare(cfg)
     labels, columns = row_labels_and_columns(cfg)
-    n_blocks = -(-cfg.total // BLOCK)
-    per_chunk = max(1, -(-chunk_size // BLOCK))
+    size = method(cfg).BLOCK
+    n_blocks = -(-cfg.total // size)
+    per_chunk = max(1, -(-chunk_size // size))
     chunks = [range(b, min(n_blocks, b + per_chunk)) for b in range(0, n_blocks, per_chunk)]
     shape = (cfg.total, cfg.final_seq_length)
-    block_sums = np.empty((n_blocks, 2))
 
-    with progress_bar(cfg.total, "fast generation", show_progress, PROGRESS_THRESHOLD) as bar:
+    with progress(cfg.total, show_progress) as bar:
         if workers == 1 or len(chunks) == 1:
             x = np.empty(shape)
+            block_sums = np.empty((n_blocks, 2))
             for blocks in chunks:
-                rows = slice(blocks.start * BLOCK, blocks.stop * BLOCK)
+                rows = rows_of(cfg, blocks)
                 block_sums[blocks.start:blocks.stop] = fill_blocks(cfg, blocks, labels[rows], columns, x[rows])
-                bar.update(len(labels[rows]))
+                bar.update(rows.stop - rows.start)
+            mean, std = moments(block_sums, x.size)
+            if standardize:
+                x -= mean
+                x /= std
         else:
-            x = _parallel_fill(cfg, chunks, labels, columns, shape, workers, block_sums, bar)
-    mean, mean_sq = block_sums.sum(0) / x.size
-    return x, labels, mean, float(np.sqrt(mean_sq - mean**2))
+            x, mean, std = _parallel_fill(cfg, chunks, labels, columns, shape, workers, bar, standardize)
+    return x, labels, mean, std
 
 
 def _parallel_fill(cfg: MNIST1DConfig, chunks: list[range], labels: np.ndarray, columns: np.ndarray | None,
-                   shape: tuple[int, int], workers: int, block_sums: np.ndarray, bar) -> np.ndarray:
-    """Fill a memory-mapped file (in RAM where ``/dev/shm`` exists) from worker processes; the file is unlinked
-    at the end and the returned array keeps its mapping alive."""
+                   shape: tuple[int, int], workers: int, bar, standardize: bool) -> tuple[np.ndarray, float, float]:
+    """Fill a memory-mapped file (in RAM where ``/dev/shm`` exists) from worker processes, and standardize it
+    there once the moments are known; the file is unlinked at the end and the returned array keeps its mapping
+    alive."""
     folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.NamedTemporaryFile(prefix="mnist1d-fast-", suffix=".f64", dir=folder, delete=False) as f:
         f.truncate(shape[0] * shape[1] * 8)
         path = f.name
+    block_sums = np.empty((chunks[-1].stop, 2))
     try:
         x = np.memmap(path, dtype=np.float64, mode="r+", shape=shape)
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_fill_shared, path, shape, cfg, c, labels[c.start * BLOCK:c.stop * BLOCK],
-                                   columns) for c in chunks]
             try:
+                futures = [pool.submit(_fill_shared, path, shape, cfg, c, labels[rows_of(cfg, c)], columns)
+                           for c in chunks]
                 for blocks, future in zip(chunks, futures):
                     block_sums[blocks.start:blocks.stop] = future.result()
-                    bar.update(len(labels[blocks.start * BLOCK:blocks.stop * BLOCK]))
+                    bar.update(rows_of(cfg, blocks).stop - rows_of(cfg, blocks).start)
+                mean, std = moments(block_sums, x.size)
+                if standardize:
+                    for future in [pool.submit(_standardize_shared, path, shape, rows_of(cfg, c), mean, std)
+                                   for c in chunks]:
+                        future.result()
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
     finally:
         os.unlink(path)
-    return np.asarray(x)
+    return np.asarray(x), mean, std
 
 
 def fast_label_noise(y: np.ndarray, cfg: MNIST1DConfig) -> np.ndarray:
     """Resample ``cfg.label_noise`` of the labels uniformly, from the fast mode's own stream."""
-    g = _generator(cfg, LABEL_NOISE_STREAM)
+    g = stream(cfg, LABEL_NOISE)
     flip = g.random(len(y)) < cfg.label_noise
     return np.where(flip, g.integers(0, NUM_CLASSES, len(y)), y)

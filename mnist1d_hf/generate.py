@@ -83,17 +83,18 @@ def generate(cfg: MNIST1DConfig, *, show_progress: bool | None = None, **fast_op
         if fast_options:
             raise ConfigError(f"options {sorted(fast_options)} apply to mode='fast' only")
         x, y, rng = reference_examples(cfg, show_progress)
+        # the reference standardizes train and test together, and scales t by the same std
         mean, std = x.mean(), x.std()
+        x -= mean
+        x /= std
         relabel = lambda labels: reference_label_noise(labels, cfg.label_noise, rng)  # noqa: E731
     else:
         from .fast import fast_examples, fast_label_noise
 
-        x, y, mean, std = fast_examples(cfg, show_progress=show_progress, **fast_options)
+        # the same standardization, done where the rows were made (in the worker processes, if any)
+        x, y, mean, std = fast_examples(cfg, show_progress=show_progress, standardize=True, **fast_options)
         relabel = lambda labels: fast_label_noise(labels, cfg)  # noqa: E731
 
-    # the reference standardizes train and test together, and scales t by the same std
-    x -= mean
-    x /= std
     n = cfg.num_train
     y_train = relabel(y[:n]) if cfg.label_noise > 0 else y[:n]
     return MNIST1DData(x_train=x[:n], y_train=y_train, x_test=x[n:], y_test=y[n:], t=signal_t(cfg) / std,
