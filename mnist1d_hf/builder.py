@@ -133,10 +133,10 @@ class MNIST1D(datasets.GeneratorBasedBuilder):
 def load(variant: str = DEFAULT_VARIANT, cache_dir: str | None = None, **overrides: Any) -> datasets.DatasetDict:
     """The variant's ``train`` and ``test`` splits as a DatasetDict, generated once and then read from the cache
     (the HF datasets cache unless ``cache_dir`` is given). Overrides are generator knobs."""
-    return load_config(variant_config(variant, **overrides), cache_dir=cache_dir)
+    return load_generated(variant_config(variant, **overrides), cache_dir=cache_dir)
 
 
-def load_config(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
+def load_generated(cfg: MNIST1DConfig, cache_dir: str | None = None) -> datasets.DatasetDict:
     """``load`` for a complete generator config (what ``export`` and ``publish`` receive).
 
     A cached entry that cannot be read back whole (a truncated Arrow file: killed mid-write, full disk) is

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .atomic import write_folder
-from .builder import load_config, metadata_of
+from .builder import load_generated, metadata_of
 from .card import FIGURE, METADATA_FILE, SPLITS, card_data, config_entry, dataset_info, parquet_path, render_card
 from .config import MNIST1DConfig
 from .generate import generate
@@ -42,7 +42,7 @@ def write_export(configs: Mapping[str, MNIST1DConfig], folder: Path, repo_id: st
     folder = Path(folder)
     entries, infos = {}, {}
     for name, cfg in configs.items():
-        dd = load_config(cfg, cache_dir=cache_dir)
+        dd = load_generated(cfg, cache_dir=cache_dir)
         (folder / name).mkdir()
         for split in SPLITS:
             dd[split].to_parquet(folder / parquet_path(name, split))
