@@ -24,7 +24,7 @@ import torch
 from mnist1d_hf.atomic import save_figure
 
 from .runner import NOT_APPLICABLE, Claim, Results, Study
-from .runs import Run, fit_run, load_config, override
+from .runs import FIT, Run, fit_run, load_config, override
 from .tasks import build
 
 N_TRAIN, CLASSES = 4000, 10
@@ -99,7 +99,7 @@ PRIORITY = (("mlp_clean", 47), ("mlp_mse", 177), ("cnn_noisy", 18), ("mlp_clean"
             ("mlp_mse", 104), ("mlp_clean", 27), ("mlp_clean", 104), ("cnn_noisy", 4), ("mlp_mse", 16))
 QUICK_WIDTHS = {"mlp_noisy": (4, 47), "mlp_clean": (47,), "cnn_noisy": (4,), "mlp_mse": (47,)}
 QUICK_STEPS = 600
-TASK = "experiments.double_descent:train"
+TASK = FIT
 SPLITS = {"val": "val", "train_eval": "train"}  # logged name -> data split (validation is the test split)
 
 
