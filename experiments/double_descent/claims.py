@@ -8,7 +8,7 @@ per-seed values at those widths, paired by seed (the same seed trained both widt
 - a **number of the paper**: ``against_paper`` of the per-seed values at the landmark;
 - **no bump** (clean MLP): at every width, the rise over the running minimum before it stays below 2 points.
 
-A place that misses the paper's (a peak two grid points from the threshold, a minimum outside c = 8-12) does not
+A place that misses the paper's (a peak far from the threshold, a CNN minimum outside c = 8-12) does not
 hold whatever the seeds say; a curve or width not run yet is "not judged". A claim of several parts holds when
 every part holds, does not hold when any part does not, and is inconclusive otherwise.
 """

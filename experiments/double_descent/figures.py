@@ -33,6 +33,8 @@ def panels(results: Results, path: Path, series: Sequence[tuple[str, str, str, s
         for label, metric, style, color in series:
             if points:
                 _series(ax, points, metric, style, color, f"{label} (measured)")
+        if not points:
+            ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", color="gray")
         printed = paper_values.get(curve.name, {})
         if printed:
             ax.plot([curve.params(w) for w in printed], list(printed.values()), "x", color="black", label="paper")
