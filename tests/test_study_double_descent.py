@@ -191,6 +191,10 @@ def test_threshold_claims_judge_where_each_seed_interpolates():
     split = curves.shape_of([point(104, [50, 50], [10, 10]), point(177, [50, 50], [0, 5]),
                              point(300, [50, 50], [0, 5]), point(600, [50, 50], [0, 0])])
     assert verdict_of(claims.judge_shapes({**shapes, "mlp_mse": split}), "MSE, 20,000 steps") == INCONCLUSIVE
+    # a seed run only at the narrow widths so far is left out, not counted as never interpolating
+    started = curves.shape_of([point(16, [50, 50, 50], [30, 30, 30]), point(47, [50, 50], [0, 0]),
+                               point(104, [50, 50], [0, 0])])
+    assert verdict_of(claims.judge_shapes({**shapes, "mlp_noisy": started}), "near N (") == HOLDS
 
 
 # end to end --------------------------------------------------------------------------------------------------

@@ -89,8 +89,10 @@ def near(s: Shape, target: float) -> Verdict:
     the last width that does not interpolate and the first that does; log2 of its geometric middle over
     ``target`` must stay within ±log2(NEAR)."""
     distances, shown = [], []
-    for seed in s.points[0].seeds:
-        first = next((p for p in s.points if seed in p.seeds and p.values("train", [seed])[0] <= ZERO_TRAIN), None)
+    complete = [seed for seed in s.points[0].seeds if all(seed in p.seeds for p in s.points)]
+    partial = sorted({seed for p in s.points for seed in p.seeds} - set(complete))
+    for seed in complete:  # a seed not run at every width cannot say where it interpolates
+        first = next((p for p in s.points if p.values("train", [seed])[0] <= ZERO_TRAIN), None)
         if first is None:
             widest = s.widest.params
             return Verdict(FAILS if widest >= NEAR * target else INCONCLUSIVE,
@@ -100,8 +102,9 @@ def near(s: Shape, target: float) -> Verdict:
         distances.append(abs(math.log2(middle / target)))
         shown.append(f"seed {seed}: {before.params if before else 0:,}-{first.params:,}")
     verdict = compare(distances, math.log2(NEAR), greater=False, digits=2)
+    skipped = f"; seeds {', '.join(map(str, partial))} not run at every width, left out" if partial else ""
     return Verdict(verdict.verdict, f"threshold between {', '.join(shown)} params; |log2(threshold / "
-                                    f"{target:,.0f})| − 1: {verdict.evidence}")
+                                    f"{target:,.0f})| − 1: {verdict.evidence}{skipped}")
 
 
 def peak_at_threshold(s: Shape, peak: Verdict) -> Verdict:
