@@ -52,7 +52,8 @@ def landmarks(shapes: dict[str, Shape]) -> list[str]:
              "| curve | first minimum | peak | first zero-train width | paper |", "|---|---|---|---|---|"]
     for curve in CURVES:
         s = shapes[curve.name]
-        peak = where(s.peak) if s.peak or not s.points else f"none (highest after the minimum: {s.widest.name}, the widest)"
+        peak = ("—" if not s.points else where(s.peak) if s.peak
+                else f"none (highest after the minimum: {s.widest.name}, the widest)")
         lines.append(f"| {curve.title} | {where(s.minimum) if s.points else '—'} | {peak} | "
                      f"{where(s.threshold) if s.points else '—'} | {paper.SHAPE[curve.name]} |")
     return lines
