@@ -102,7 +102,8 @@ def near(s: Shape, target: float) -> Verdict:
         distances.append(abs(math.log2(middle / target)))
         shown.append(f"seed {seed}: {before.params if before else 0:,}-{first.params:,}")
     verdict = compare(distances, math.log2(NEAR), greater=False, digits=2)
-    skipped = f"; seeds {', '.join(map(str, partial))} not run at every width, left out" if partial else ""
+    skipped = (f"; seed{'s' if len(partial) > 1 else ''} {', '.join(map(str, partial))} not run at every width, "
+               "left out" if partial else "")
     return Verdict(verdict.verdict, f"threshold between {', '.join(shown)} params; |log2(threshold / "
                                     f"{target:,.0f})| − 1: {verdict.evidence}{skipped}")
 
