@@ -15,6 +15,8 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 PAPER_LR = 1e-2
 LOSSES = ("cross_entropy", "mse")
 LossName = Literal["cross_entropy", "mse"]
+# Lightning's own bookkeeping, set on the module around every hook (about 45 times a training step)
+HOOK_BOOKKEEPING = frozenset({"_current_fx_name"})
 
 
 def classification_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy",
@@ -68,6 +70,15 @@ class Classifier(L.LightningModule):
         self.loss = check_loss(loss)
         accuracy = lambda: MulticlassAccuracy(num_classes, average="micro")  # noqa: E731
         self.train_acc, self.val_acc, self.train_eval_acc, self.test_acc = (accuracy() for _ in range(4))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Lightning's per-hook bookkeeping (a hook's name, a plain string) stored directly: ``nn.Module.__setattr__``
+        would check every such assignment against the parameters, buffers and submodules (``isinstance`` through
+        their metaclasses), some 45 times a training step. Numerics are untouched."""
+        if name in HOOK_BOOKKEEPING:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

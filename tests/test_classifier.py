@@ -100,3 +100,23 @@ def test_cnn_reaches_90_percent_at_6000_steps():
     result = fit(run.config)
     assert result["final"]["step"] == 6000
     assert final_test_acc(result) >= 90.0
+
+
+def test_lightnings_hook_bookkeeping_skips_the_module_attribute_checks(monkeypatch):
+    """The hook name Lightning sets around every hook is stored directly (the per-step cost this saves is in
+    ``bench/lightning_overhead.py``); parameters and submodules still register through ``nn.Module``."""
+    checked = []
+    module_setattr = torch.nn.Module.__setattr__
+
+    def counting(self, name, value):
+        checked.append(name)
+        module_setattr(self, name, value)
+
+    monkeypatch.setattr(torch.nn.Module, "__setattr__", counting)
+    torch.manual_seed(0)
+    model = Classifier(Logistic())
+    trainer(5).fit(model, MNIST1DDataModule(train_subset=500))
+    assert "_current_fx_name" not in checked and "net" in checked
+    assert model._current_fx_name is None  # restored after the last hook
+    model.extra = torch.nn.Linear(2, 2)
+    assert "extra" in dict(model.named_children())

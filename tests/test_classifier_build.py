@@ -1,0 +1,63 @@
+"""Building a Classifier run from its config (LightningCLI, once per run): activation names are matched as names,
+class paths still build modules, and no name sends the parser searching every ``nn.Module`` subclass."""
+
+import copy
+from typing import get_args
+
+import jsonargparse._typehints as typehints
+import pytest
+import torch
+from torch import nn
+
+from experiments.runs import fit_run, load_config
+from experiments.tasks import build
+from lightning_modules.nets import ACTIVATIONS, ActivationName, SharedActivation
+
+
+def cnn_config(activation=None) -> dict:
+    config = fit_run({}, load_config("configs/cnn.yaml")).config
+    if activation is not None:
+        config = copy.deepcopy(config)
+        config["model"]["init_args"]["net"]["init_args"] = {"activation": activation}
+    return config
+
+
+@pytest.fixture
+def subclass_searches(monkeypatch):
+    """The base classes whose every subclass the config parser listed (to resolve a bare name)."""
+    searched = []
+    search = typehints.get_all_subclass_paths
+
+    def recording(cls, *args, **kwargs):
+        searched.append(cls)
+        return search(cls, *args, **kwargs)
+
+    monkeypatch.setattr(typehints, "get_all_subclass_paths", recording)
+    return searched
+
+
+def test_activation_name_type_lists_exactly_the_activations():
+    assert sorted(get_args(ActivationName)) == sorted(ACTIVATIONS)
+
+
+def test_table1_cnn_config_builds_without_searching_module_subclasses(subclass_searches):
+    threads = torch.get_num_threads()
+    try:
+        cli = build(cnn_config())
+    finally:
+        torch.set_num_threads(threads)
+    assert [type(block[1]) for block in cli.model.net.backbone.blocks] == [nn.ReLU] * 3
+    assert subclass_searches == []  # a bare "relu" searched all nn.Module subclasses, most of the build's time
+
+
+@pytest.mark.parametrize(("activation", "expected"), [("swish", nn.SiLU), ("torch.nn.Tanh", nn.Tanh),
+                                                      ({"class_path": "torch.nn.GELU"}, nn.GELU)])
+def test_activation_names_and_class_paths_build_their_modules(activation, expected):
+    threads = torch.get_num_threads()
+    try:
+        net = build(cnn_config(activation)).model.net
+    finally:
+        torch.set_num_threads(threads)
+    first = net.backbone.blocks[0][1]
+    built = first.target if isinstance(first, SharedActivation) else first
+    assert type(built) is expected
