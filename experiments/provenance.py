@@ -23,7 +23,8 @@ UNKNOWN = "unknown"
 
 
 def environment() -> dict[str, Any]:
-    """Library versions, torch's thread count, Python and the machine of this process."""
+    """Library versions, torch's thread count, Python, the machine and the vector instructions torch's CPU
+    kernels use (AVX2, AVX512...: the last bits of a float result can depend on them)."""
     import torch
 
     versions = {}
@@ -33,7 +34,7 @@ def environment() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return {"versions": versions, "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "machine": platform.machine()}
+            "machine": platform.machine(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 @lru_cache(maxsize=None)

@@ -84,7 +84,7 @@ def test_every_stored_run_records_its_provenance(store):
     provenance = records(tmp_path)[0]["provenance"]
     assert provenance["commit"] == code()["commit"] and isinstance(provenance["dirty"], bool)
     assert set(provenance["versions"]) == {"mnist1d-hf", "torch", "lightning", "numpy", "scipy"}
-    assert provenance["torch_threads"] == 1
+    assert provenance["torch_threads"] == 1 and provenance["cpu_capability"]
     text = report(Staged(), out=tmp_path)
     assert f"Made by: commit {code()['commit'][:8]}" in text
     assert "6 stored, 0 missing" in status(Staged(), out=tmp_path)
