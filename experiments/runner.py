@@ -173,7 +173,6 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
     run. ``rerun_before``: also run again the stored runs made by code older than that git commit.
     """
     stores = Stores(study, quick, seeds, out)
-    stores.own.folder.mkdir(parents=True, exist_ok=True)  # an unwritable folder fails here, before any training
     runs = declared_runs(study, quick, seeds)
     if rerun_before:
         rerun_before = resolve(rerun_before)  # an unknown commit is refused before anything runs
@@ -188,7 +187,9 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
           f"already in {stores.own.folder}, {len(missing)} to run"
           + (f" ({extra} needed by others)" if extra else "") + f" as {len(jobs)} job(s)", flush=True)
     provenance = code()
-    outcomes = _backend(backend, jobs, workers, address, stores.prepare(backend))
+    outcomes = _backend(backend, jobs, workers, address, stores.prepare(backend))  # a missing Ray fails here
+    if jobs:
+        stores.own.folder.mkdir(parents=True, exist_ok=True)  # so does an unwritable folder, before any training
     bar = _progress(len(missing), study.name, progress)
     try:
         for job, finished, seconds in outcomes:

@@ -44,6 +44,7 @@ def git(*args, cwd):
 def olah_endpoint(tmp_path_factory, cache):
     """olah on a free loopback port, offline, serving the export as the git repo datasets/owner/mnist1d."""
     root = tmp_path_factory.mktemp("olah")
+    (root / "mirrors" / "datasets" / "owner").mkdir(parents=True)  # export never creates an output's parents
     repo = export({name: VARIANTS[name] for name in ("standard", "shuffled")},
                   root / "mirrors" / "datasets" / "owner" / "mnist1d", repo_id=REPO, cache_dir=cache)
     git("init", "-q", "-b", "main", cwd=repo)

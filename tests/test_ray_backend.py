@@ -24,6 +24,7 @@ from experiments.runs import ROOT
 from experiments.table1 import Table1
 
 ray = pytest.importorskip("ray", reason='the cluster extra: pip install -e ".[cluster]"')
+pytestmark = pytest.mark.xdist_group("ray")  # one test cluster at a time
 TESTS = Path(__file__).resolve().parent
 # The test cluster lives on loopback only: Ray must not resolve 127.0.0.1 to the machine's network address, and
 # needs no token between processes of one machine.
@@ -62,6 +63,7 @@ def results_by_key(root: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text())["result"] for p in (root / "runs").glob("*.json")}
 
 
+@pytest.mark.slow  # the default run covers Ray = local through the killed-driver and the staged-runs tests
 def test_quick_study_on_a_ray_cluster_equals_the_local_backend(cluster, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--backend", "ray",
                            "--address", cluster, "--no-progress", "--out", str(tmp_path / "ray")],
