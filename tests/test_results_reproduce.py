@@ -1,0 +1,35 @@
+"""The committed results are reproducible: every study's report, written from a copy of its stored runs, equals
+the committed files byte for byte (results.json, table.md, README.md and every figure)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from experiments import STUDIES, runner, study
+from experiments.runs import ROOT
+
+RESULTS = ROOT / "results"
+
+
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory):
+    """Every study's stored runs (and their artifacts), copied: reports need nothing else."""
+    root = tmp_path_factory.mktemp("results")
+    for name in STUDIES:
+        if (RESULTS / name / "runs").is_dir():
+            shutil.copytree(RESULTS / name / "runs", root / name / "runs")
+    return root
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_a_fresh_report_equals_the_committed_files(name, copied, monkeypatch):
+    monkeypatch.setattr(runner, "RESULTS", copied)
+    runner.report(study(name))
+    written = sorted(p.relative_to(copied / name) for p in (copied / name).iterdir() if p.is_file())
+    figures = json.loads((copied / name / "results.json").read_text())["figures"]
+    assert [str(p) for p in written] == sorted(["README.md", "results.json", "table.md", *figures])
+    for path in written:
+        assert (copied / name / path).read_bytes() == (RESULTS / name / path).read_bytes(), f"{name}/{path} differs"
