@@ -1,4 +1,4 @@
-"""``python -m experiments list | run NAME|all | report NAME|all | status NAME|all`` (see ``--help`` of each).
+"""``python -m experiments list | keys | run NAME|all | report NAME|all | status NAME|all`` (``--help`` of each).
 
 Also runs as ``python path/to/checkout/experiments ...`` from any working directory.
 
@@ -10,6 +10,7 @@ same command resumes the sweep).
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ if __package__ in (None, ""):  # run as a folder: make the checkout importable
 from experiments import STUDIES, study  # noqa: E402
 from experiments.backends import RunFailed  # noqa: E402
 from experiments.ray_backend import RayUnavailable  # noqa: E402
-from experiments.runner import collect, report, run_study, status  # noqa: E402
+from experiments.runner import KEYS, collect, protocol_keys, report, run_study, status  # noqa: E402
+from experiments.runs import ROOT  # noqa: E402
+from mnist1d_hf.atomic import write_text  # noqa: E402
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_IO, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 
@@ -45,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the studies, with how many of their runs are stored")
+    commands.add_parser("keys", help=f"write {KEYS.relative_to(ROOT)}: the run keys of every study's protocol")
     for name, help_text in (("run", "run what is missing from the store, then report"),
                             ("report", "write results.json, table.md, README.md and figures from the store alone"),
                             ("status", "which runs are stored, by which code, and which are missing")):
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             s = study(name)
             results, missing = collect(s)
             print(f"{name:22s} {len(results):4d}/{len(results) + len(missing):<4d} runs stored  {s.title}")
+        return 0
+    if args.command == "keys":
+        write_text(KEYS, json.dumps(protocol_keys(), indent=1) + "\n")
+        print(f"wrote {KEYS}")
         return 0
     if args.out is not None and args.study == "all":
         return _error("--out names one study's folder: give a study, not 'all'", EXIT_BAD_INPUT)

@@ -28,6 +28,7 @@ from .store import RunStore
 from .verdicts import Verdict
 
 RESULTS = ROOT / "results"
+KEYS = RESULTS / "keys.json"  # the run keys of every study's declared protocol, recomputed by the tests
 HOLDS, FAILS, PARTLY, NOT_APPLICABLE = "holds", "does not hold", "partly", "n/a"
 
 
@@ -148,6 +149,20 @@ def open_store(study: Study, quick: bool = False, seeds: Sequence[int] | None = 
     folder = output_dir(study, quick, seeds, out)
     protocol = output_dir(study, quick)
     return RunStore(folder, also=(RunStore(protocol),) if folder != protocol else ())
+
+
+def protocol_keys() -> dict[str, dict[str, str]]:
+    """Every study's declared runs (its full protocol, its own seeds): run label -> key. A key hashes the declared
+    protocol only, so these are the same on every machine; ``results/keys.json`` holds them."""
+    from . import STUDIES, study
+
+    keys: dict[str, dict[str, str]] = {}
+    for name in STUDIES:
+        runs = declared_runs(study(name), False, None)
+        keys[name] = {run.label: run.key for run in runs}
+        if len(keys[name]) != len(runs):
+            raise ValueError(f"study {name!r} declares runs with the same tags: each run needs tags of its own")
+    return keys
 
 
 def declared_runs(study: Study, quick: bool, seeds: Sequence[int] | None) -> list[Run]:

@@ -33,3 +33,10 @@ def test_a_fresh_report_equals_the_committed_files(name, copied, monkeypatch):
     assert [str(p) for p in written] == sorted(["README.md", "results.json", "table.md", *figures])
     for path in written:
         assert (copied / name / path).read_bytes() == (RESULTS / name / path).read_bytes(), f"{name}/{path} differs"
+
+
+def test_every_protocols_run_keys_are_the_committed_ones():
+    """Keys hash the declared protocol only (configs, the keys of needed runs), never a number computed at run
+    time: recomputed here, they equal ``results/keys.json`` (rewrite it with ``python -m experiments keys``)."""
+    committed = json.loads(runner.KEYS.read_text())
+    assert runner.protocol_keys() == committed
