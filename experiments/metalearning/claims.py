@@ -110,9 +110,20 @@ def activation_claims(histories: Mapping[int, History], evaluations: Mapping[int
         features = [shape_features(r["curve"]["x"], r["curve"]["y"]) for r in learned]
         for name, (value, precision, where) in paper.SHAPE.items():
             claims.append(Claim.judged(f"its shape, {name}: {where} about {value:+g}",
-                                       against_paper([f[name] for f in features], value, precision, 2),
+                                       feature_verdict([f[name] for f in features], value, precision),
                                        f"{value:+g} (Fig. 6)", applicable))
     return claims
+
+
+def feature_verdict(values: Sequence[float], paper_value: float, precision: float) -> Verdict:
+    """``against_paper`` on a shape feature; a seed whose function lacks the feature (no zero crossing: NaN)
+    cannot agree with the paper, so the claim does not hold when no seed has it and is inconclusive when some
+    lack it."""
+    missing = [k for k, v in enumerate(values) if math.isnan(v)]
+    if not missing:
+        return against_paper(values, paper_value, precision, 2)
+    shown = "per seed " + " ".join("none" if math.isnan(v) else f"{v:.2f}" for v in values)
+    return Verdict(FAILS if len(missing) == len(values) else INCONCLUSIVE, f"{shown}; n={len(values)}")
 
 
 def tier_margin(score: Mapping[str, float], higher_is_better: bool) -> float:
