@@ -8,8 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..runner import Claim, Results
-from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, Verdict, compare
+from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_JUDGED, Verdict, compare
 from .protocol import BASELINES, LEARNED, MODELS
+
+
+RANK = ("{model}: the learned function ranks in the middle of the pack (neither first nor last of the seven) by "
+        "final test loss", "\"middle of the pack\" by final test loss (MNIST/CIFAR-10 convnets)")
+EARLY = ("{model}: the lowest training loss of the seven early in optimization (step {early})",
+         "\"especially good at low training loss early\"")
 
 
 def final(result: dict[str, Any], metric: str) -> float:
@@ -66,7 +72,13 @@ def transfer_claims(results: Results, applicable: bool, early: int) -> list[Clai
         seeds = [r["tags"]["seed"] for r in results.select(model=model, activation=LEARNED)]
         runs = {a: {r["tags"]["seed"]: r["result"] for r in results.select(model=model, activation=a)}
                 for a in (*BASELINES, LEARNED)}
-        if not seeds or any(set(seeds) - set(runs[a]) for a in BASELINES):
+        if not seeds:
+            continue
+        missing = [a for a in BASELINES if set(seeds) - set(runs[a])]
+        if missing:  # never a proxy: without the baselines no rank exists
+            claims += [Claim(claim.format(model=model, early=early), f"the runs of {', '.join(missing)} (seeds "
+                             f"{', '.join(map(str, seeds))}) are not stored", paper, NOT_JUDGED)
+                       for claim, paper in (RANK, EARLY)]
             continue
 
         def values(activation: str, read) -> list[float]:
@@ -79,11 +91,7 @@ def transfer_claims(results: Results, applicable: bool, early: int) -> list[Clai
             return early_train_loss(result, early)
 
         loss = against_baselines(values(LEARNED, test_loss), {b: values(b, test_loss) for b in BASELINES})
-        claims.append(Claim.judged(f"{model}: the learned function ranks in the middle of the pack (neither first "
-                                   "nor last of the seven) by final test loss", middle_of_the_pack(loss),
-                                   "\"middle of the pack\" by final test loss (MNIST/CIFAR-10 convnets)", applicable))
+        claims.append(Claim.judged(RANK[0].format(model=model), middle_of_the_pack(loss), RANK[1], applicable))
         start = against_baselines(values(LEARNED, early_loss), {b: values(b, early_loss) for b in BASELINES})
-        claims.append(Claim.judged(f"{model}: the lowest training loss of the seven early in optimization (step "
-                                   f"{early})", first(start), "\"especially good at low training loss early\"",
-                                   applicable))
+        claims.append(Claim.judged(EARLY[0].format(model=model, early=early), first(start), EARLY[1], applicable))
     return claims
