@@ -241,3 +241,19 @@ def test_quick_protocols_run_in_one_command_each_and_share_the_activation_run(tm
     assert fit["slopes"] == pytest.approx(refit.slopes.tolist(), abs=1e-6)
     assert fit["intercepts"] == pytest.approx(refit.intercepts.tolist(), abs=1e-6)
     assert report(study, quick=True) == text  # a report depends on the store alone
+
+
+@pytest.mark.parametrize("study", [MetaLearning(), MetaLearningTransfer()], ids=lambda s: s.name)
+def test_every_committed_run_is_a_declared_run_of_the_protocol(study):
+    """A change to the protocol's keys would orphan the stored runs (the activation run took hours): every
+    committed record must still be a declared run, and the seed-0 activation run keeps its key."""
+    from experiments.runs import ROOT
+
+    declared = {run.key: run for run in study.runs(False, study.seeds)}
+    stored = [json.loads(p.read_text()) for p in sorted((ROOT / "results" / study.name / "runs").glob("*.json"))]
+    assert stored and {r["key"] for r in stored} <= set(declared)
+    for record in stored:
+        run = declared[record["key"]]
+        assert (record["task"], record["config"], record.get("needs", [])) == \
+            (run.task, run.config, [needed.key for needed in run.needs])
+    assert activation_run(False, 0).key == "4c4e5f69da319bc1"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..learned_activation import activation_config
 from ..runner import Claim, Results, Study
-from . import claims, figures, protocol, readers, tables
 from ..runs import Run
+from . import claims, figures, protocol, readers, tables
 
 
 class MetaLearning(Study):
