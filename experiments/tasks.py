@@ -10,7 +10,8 @@ import importlib
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -67,11 +68,27 @@ def build(config: dict[str, Any]):
     return cli
 
 
+def train(config: dict[str, Any], callbacks: Sequence[L.Callback] = (), checkpoints: str | Path | None = None):
+    """Fit the config's model on its data and return the LightningCLI (its ``model`` trained): the one training
+    path of the studies. With ``checkpoints`` (a folder) a checkpoint is kept there after every training step and
+    a fit interrupted earlier resumes from it, so a run of hours survives a stopped sweep."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    cli = build(config)
+    cli.trainer.callbacks.extend(callbacks)
+    resume = None
+    if checkpoints is not None:
+        cli.trainer.callbacks.append(ModelCheckpoint(dirpath=checkpoints, save_top_k=0, save_last=True,
+                                                     every_n_train_steps=1))
+        last = Path(checkpoints) / "last.ckpt"
+        resume = str(last) if last.is_file() else None
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume)
+    return cli
+
+
 def fit(config: dict[str, Any]) -> dict[str, Any]:
     """Train the config's model on its data; the metrics history and the last value of every metric."""
-    cli = build(config)
     history = MetricHistory()
-    cli.trainer.callbacks.append(history)
-    cli.trainer.fit(cli.model, cli.datamodule)
+    train(config, [history])
     final = {k: v for k, v in history.rows[-1].items() if not (isinstance(v, float) and math.isnan(v))}
     return {"history": history.rows, "final": final}
