@@ -14,7 +14,7 @@ included, sees exactly the batches of an uninterrupted one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import lightning as L
@@ -30,12 +30,19 @@ PERMUTATIONS = ("none", "shuffle", "reverse", "swap_halves")
 VALIDATIONS = ("test", "holdout")
 
 
-def position_permutation(kind: str, length: int, seed: int = 0) -> np.ndarray:
+def position_permutation(kind: str | Sequence[int], length: int, seed: int = 0) -> np.ndarray:
     """Indices that reorder a signal's ``length`` positions: ``x[:, perm]``.
 
     ``shuffle`` is a seeded random permutation, ``reverse`` reads the signal backwards and ``swap_halves`` puts
-    the second half (``length - length // 2`` points) before the first.
+    the second half (``length - length // 2`` points) before the first. A list of indices is the order itself
+    (a permutation of ``0 .. length - 1``), for an order drawn elsewhere, such as a notebook's.
     """
+    if not isinstance(kind, str):
+        order = [int(i) for i in kind]
+        if sorted(order) != list(range(length)):
+            raise ConfigError(f"permutation={list(kind)} is invalid: allowed a permutation of 0..{length - 1} "
+                              f"(the signal has {length} positions)")
+        return np.asarray(order)
     if kind == "none":
         return np.arange(length)
     if kind == "shuffle":
@@ -201,7 +208,7 @@ class MNIST1DDataModule(L.LightningDataModule):
         ordered: the reference loop's cycling order (True) or a seeded reshuffle every epoch (False).
         seed: seeds the epoch shuffles and the holdout carve-out.
         permutation: reorder the input positions of every split: none, shuffle (seeded by
-            ``permutation_seed``), reverse or swap_halves.
+            ``permutation_seed``), reverse or swap_halves; or the order itself, a list of position indices.
         permutation_seed: the seed of ``permutation="shuffle"``.
         train_subset: train on only the first this many training examples (after any holdout is removed).
         validation: ``test`` validates on the test split (the paper's protocol); ``holdout`` carves
@@ -213,7 +220,7 @@ class MNIST1DDataModule(L.LightningDataModule):
 
     def __init__(self, variant: str = "standard", overrides: dict[str, Any] | None = None,
                  source: str | None = None, batch_size: int = 100, ordered: bool = True, seed: int = 0,
-                 permutation: Literal["none", "shuffle", "reverse", "swap_halves"] = "none",
+                 permutation: Literal["none", "shuffle", "reverse", "swap_halves"] | list[int] = "none",
                  permutation_seed: int = 0, train_subset: int | None = None,
                  validation: Literal["test", "holdout"] = "test", holdout_size: int = 500,
                  eval_train: bool = False, eval_batch_size: int | None = None) -> None:
@@ -222,6 +229,7 @@ class MNIST1DDataModule(L.LightningDataModule):
         if source is None:  # fail now, before a Trainer writes anything, on a bad knob or size
             cfg = named_variant(variant, **(overrides or {}))
             _check_sizes(cfg.num_train, validation, holdout_size, train_subset)
+            position_permutation(permutation, cfg.final_seq_length, permutation_seed)
         self.save_hyperparameters()
         self._splits: dict[str, Batch] = {}
 
@@ -369,7 +377,10 @@ def _check_arguments(args: dict[str, Any]) -> None:
     for name in ("ordered", "eval_train"):
         require(isinstance(args[name], bool), name, args[name], "true or false")
     integer("seed", 0, maximum=2**32)
-    require(args["permutation"] in PERMUTATIONS, "permutation", args["permutation"], f"one of {list(PERMUTATIONS)}")
+    permutation = args["permutation"]
+    require(permutation in PERMUTATIONS if isinstance(permutation, str) else
+            isinstance(permutation, (list, tuple)) and all(_is_int(i) for i in permutation), "permutation",
+            permutation, f"one of {list(PERMUTATIONS)} or a list of position indices")
     integer("permutation_seed", 0, maximum=2**32)
     integer("train_subset", 1, optional=True)
     require(args["validation"] in VALIDATIONS, "validation", args["validation"], f"one of {list(VALIDATIONS)}")

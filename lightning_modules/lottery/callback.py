@@ -110,6 +110,17 @@ class LotteryTicket(Callback):
         """The weights every round restarts from (no mask buffers): a ticket's initialization."""
         return self._rewind_state
 
+    @property
+    def pruning_round(self) -> dict[str, torch.Tensor]:
+        """Per pruned parameter, the first round each entry is pruned in (``NEVER_PRUNED`` if it survives): every
+        round's masks in one int16 tensor per parameter (``masks_at_round``)."""
+        return self._pruning_round
+
+    @property
+    def groups(self) -> list[list[str]]:
+        """The parameter names ranked together when pruning: one list per layer (``layerwise``) or one in all."""
+        return list(self._layers.values()) if self.scope == "layerwise" else [self.parameter_names()]
+
     def parameter_names(self) -> list[str]:
         return [name for names in self._layers.values() for name in names]
 
@@ -221,8 +232,7 @@ class LotteryTicket(Callback):
     def _start_round(self, trainer: L.Trainer, pl_module: L.LightningModule, new_round: int) -> None:
         """Prune to the new round's sparsity, restart the weights and rebuild the optimizers."""
         masks = self._masks(pl_module)
-        groups = list(self._layers.values()) if self.scope == "layerwise" else [self.parameter_names()]
-        new_masks = prune(self.scores(pl_module, new_round), {n: m.cpu() for n, m in masks.items()}, groups,
+        new_masks = prune(self.scores(pl_module, new_round), {n: m.cpu() for n, m in masks.items()}, self.groups,
                           self.sparsities[new_round])
         new_masks = trainer.strategy.broadcast(new_masks, src=0)  # one source of truth for every rank
         attach_masks(pl_module, new_masks)

@@ -83,6 +83,29 @@ def prune(scores: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor],
     return new_masks
 
 
+def random_masks(like: Mapping[str, torch.Tensor], groups: Sequence[Sequence[str]],
+                 seed: int) -> dict[str, torch.Tensor]:
+    """Masks that prune, within each group of parameter names, as many entries as ``like`` does there, at
+    uniformly random places: the random-mask control of a ticket (same layerwise sparsity, no structure).
+
+    The draws depend only on ``seed`` and the shapes, and the zeros of a larger count contain those of a smaller
+    one, so one seed gives nested masks across the sparsities of a search.
+    """
+    names = [name for group in groups for name in group]
+    if sorted(names) != sorted(like):
+        raise ValueError(f"groups name {sorted(names)}, the masks {sorted(like)}: expected the same parameters")
+    generator = torch.Generator().manual_seed(seed)
+    scores = {name: torch.rand(like[name].shape, generator=generator) for name in names}
+    masks = {}
+    for group in groups:
+        flat = torch.cat([scores[n].flatten() for n in group])
+        kept = torch.ones_like(flat)
+        kept[torch.argsort(flat, stable=True)[:sum(int((like[n] == 0).sum()) for n in group)]] = 0
+        for name, piece in zip(group, kept.split([like[n].numel() for n in group])):
+            masks[name] = piece.view(like[name].shape)
+    return masks
+
+
 def sparsity(masks: Sequence[torch.Tensor]) -> float:
     """The fraction of pruned entries over all the given masks together."""
     total = sum(m.numel() for m in masks)

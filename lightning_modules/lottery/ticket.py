@@ -3,18 +3,22 @@
 A ticket is a set of masks (by parameter name, ones kept and zeros pruned) and the initialization its survivors
 start from. The masks live in the model as buffers ``<parameter>_mask`` of the parameter's module, so they
 travel with the model's state dict and checkpoints. These functions serve ``LotteryTicket`` (the search) and any
-study that retrains a ticket on new data, from a new initialization or on permuted inputs (``KeepMasks``).
+run that retrains a ticket on new data, from a new initialization or on permuted inputs: ``save_ticket`` writes
+one to a file and the ``LoadTicket`` callback of a config trains it (``KeepMasks`` keeps it pruned).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
+
+from mnist1d_hf.atomic import write_file
 
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 MASK_SUFFIX = "_mask"
@@ -144,7 +148,9 @@ class KeepMasks(Callback):
     """Keep a ticket's pruned weights at zero during any training: the masks the module carries are enforced.
 
     Gradients of pruned weights are zeroed before every optimizer step and the weights are masked again after
-    every step (which holds for any optimizer, weight decay included).
+    every step (which holds for any optimizer, weight decay included). After each validation it logs
+    ``masks/pruned_nonzero``, the pruned weights that are not zero (0 while the masks hold), so a run's own
+    history shows that they held.
     """
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -160,3 +166,84 @@ class KeepMasks(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         apply_masks(pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        nonzero = sum(int(((_parameter(pl_module, name).detach() != 0) & (mask == 0)).sum())
+                      for name, mask in model_masks(pl_module).items())
+        pl_module.log("masks/pruned_nonzero", float(nonzero))
+
+
+def save_ticket(path: str | Path, masks: Mapping[str, torch.Tensor],
+                init_state: Mapping[str, torch.Tensor] | None = None) -> Path:
+    """Write a ticket for ``LoadTicket``: its masks (stored as booleans) and, unless None, the initialization its
+    survivors start from; atomically."""
+    payload = {"masks": {name: m.detach().cpu() != 0 for name, m in masks.items()}}
+    if init_state is not None:
+        payload["init"] = {name: t.detach().cpu() for name, t in init_state.items()}
+    return write_file(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_ticket(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """``(masks, init_state)`` of a file written by ``save_ticket``: float masks, and None without an init."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("masks"), dict):
+        raise ValueError(f"{path} is not a ticket file: expected a dict with 'masks' (written by save_ticket)")
+    return {name: m.float() for name, m in payload["masks"].items()}, payload.get("init")
+
+
+class LoadTicket(KeepMasks):
+    """Train a ticket from a file (``save_ticket``): at setup its masks, and its initialization if the file holds
+    one, go into the module through a strict ``load_ticket``; without one the module keeps its own weights (a new
+    initialization), masked. Then, as ``KeepMasks``, the pruned weights stay at zero. Outside ``fit`` only the
+    mask buffers are attached, so the run's checkpoints load.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        masks, init_state = read_ticket(self.path)
+        if stage != "fit":  # validate or test: the weights are the fit's or a checkpoint's, never the init again
+            attach_masks(pl_module, masks)
+            return
+        if init_state is None:
+            init_state = {name: t.detach().clone() for name, t in pl_module.state_dict().items()}
+        load_ticket(pl_module, masks, init_state, strict=True)
+
+
+class RandomMask(KeepMasks):
+    """Train with a random mask: at setup the prunable layers of the module (``prunable_layers``) are pruned at
+    uniformly random places to ``sparsity``, each layer to exactly ``floor(sparsity * size + 0.5)`` zeros
+    (``layerwise``, as ``LotteryTicket`` prunes, so the counts of its ticket at that sparsity) or over all of them
+    together (``global``); then, as ``KeepMasks``, the pruned weights stay at zero.
+
+    The draws depend only on ``seed`` and the layers' shapes, never on the weights (``masks.random_masks`` given
+    a ticket's masks draws the same): the random-mask control of a ticket, from the module's own initialization.
+    """
+
+    def __init__(self, sparsity: float, seed: int = 0, scope: Literal["layerwise", "global"] = "layerwise",
+                 prune_biases: bool = False, layers: list[str] | None = None) -> None:
+        if not 0.0 <= sparsity <= 1.0:
+            raise ValueError(f"sparsity={sparsity} is invalid: allowed a value in [0, 1]")
+        if scope not in ("layerwise", "global"):
+            raise ValueError(f"scope={scope!r} is invalid: allowed 'layerwise' or 'global'")
+        self.sparsity, self.seed, self.scope = sparsity, seed, scope
+        self.prune_biases, self.layers = prune_biases, layers
+
+    def masks(self, pl_module: nn.Module) -> dict[str, torch.Tensor]:
+        """The random masks of ``pl_module``'s prunable parameters (float ones and zeros on the CPU)."""
+        from lightning_modules.lottery.masks import prune
+
+        layers = list(prunable_layers(pl_module, self.layers, self.prune_biases).values())
+        names = [name for group in layers for name in group]
+        shapes = {name: _parameter(pl_module, name).shape for name in names}
+        generator = torch.Generator().manual_seed(self.seed)
+        scores = {name: torch.rand(shapes[name], generator=generator) for name in names}
+        return prune(scores, {name: torch.ones(shapes[name]) for name in names},
+                     layers if self.scope == "layerwise" else [names], self.sparsity)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        masks = self.masks(pl_module)
+        attach_masks(pl_module, masks)
+        if stage == "fit":
+            apply_masks(pl_module, masks)
