@@ -226,8 +226,11 @@ class MNIST1DDataModule(L.LightningDataModule):
                  eval_train: bool = False, eval_batch_size: int | None = None) -> None:
         super().__init__()
         _check_arguments(locals())
-        if source is None:  # fail now, before a Trainer writes anything, on a bad knob or size
-            cfg = named_variant(variant, **(overrides or {}))
+        # the generator config, built once; building it here fails now, before a Trainer writes anything, on a
+        # bad knob or size
+        self.generator_config = None if source is not None else named_variant(variant, **(overrides or {}))
+        if self.generator_config is not None:
+            cfg = self.generator_config
             _check_sizes(cfg.num_train, validation, holdout_size, train_subset)
             position_permutation(permutation, cfg.final_seq_length, permutation_seed)
         self.save_hyperparameters()
@@ -243,7 +246,7 @@ class MNIST1DDataModule(L.LightningDataModule):
     def _read(self) -> dict[str, np.ndarray]:
         hp = self.hparams
         if hp.source is None:
-            data = generate(named_variant(hp.variant, **(hp.overrides or {})))
+            data = generate(self.generator_config)
             return {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test, "y_test": data.y_test}
         return _read_source(hp.source, hp.variant)
 
