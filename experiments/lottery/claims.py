@@ -122,8 +122,8 @@ def fig3_claims(ticket: Mapping[int, ByTrial], random: Mapping[int, ByTrial], ap
     random_ks = sparse(random)
     shown = ", ".join(str(k) for k in random_ks) or "-"
     claims.append(judged(
-        "At 85-95% sparsity, while the ticket beats it, a random mask of its layerwise sparsity does not: it "
-        "stays below the dense network", f"the largest over k = {shown} of random mask − dense (round 0)",
+        "At 85-95% sparsity a random mask of the ticket's layerwise sparsity does not beat the dense network: it "
+        "stays below it", f"the largest over k = {shown} of random mask − dense (round 0)",
         combine([diff(random[k], dense) for k in random_ks], max), f"about {f3['random']} vs {f3['dense']} at 92%",
         applicable, greater=False))
     claims.append(judged(

@@ -91,7 +91,7 @@ def fig3(results: Results, out: Path) -> str:
     ax.axhline(PAPER_FIG3["ticket"], color="0.5", ls=":", label=f"paper: 92% ticket ({PAPER_FIG3['ticket']})")
     ax.axhline(PAPER_FIG3["dense"], color="0.5", ls="--", label=f"paper: dense ({PAPER_FIG3['dense']})")
     ax.set(xlabel="sparsity (%)", ylabel="test accuracy (%) at the end of the round",
-           title="the search: each trained round of the k/99 schedule")
+           title="Fig. 3: the search's tickets (every round of the k/99 schedule) and random masks")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
