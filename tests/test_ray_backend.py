@@ -37,7 +37,7 @@ def ray_processes() -> list[str]:
     return [p for p in listed if "raylet" in p or "gcs_server" in p]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process: xdist may interleave other modules' tests between these
 def cluster():
     """A one-node Ray cluster with 2 CPUs on 127.0.0.1; its address."""
     assert not ray_processes(), "a Ray cluster is already running on this machine"
