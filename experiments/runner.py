@@ -29,7 +29,7 @@ from .verdicts import Verdict
 
 RESULTS = ROOT / "results"
 KEYS = RESULTS / "keys.json"  # the run keys of every study's declared protocol, recomputed by the tests
-HOLDS, FAILS, PARTLY, NOT_APPLICABLE = "holds", "does not hold", "partly", "n/a"
+NOT_APPLICABLE = "n/a"
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,6 @@ class Claim:
     measured: str
     paper: str
     verdict: str
-
-    @classmethod
-    def check(cls, claim: str, measured: str, paper: str, holds: bool | None, applicable: bool = True) -> Claim:
-        """A claim judged by ``holds`` (None: partly); ``applicable=False`` marks protocols too short to judge."""
-        if not applicable:
-            verdict = f"{NOT_APPLICABLE} (quick protocol)"
-        else:
-            verdict = PARTLY if holds is None else HOLDS if holds else FAILS
-        return cls(claim, measured, paper, verdict)
 
     @classmethod
     def judged(cls, claim: str, verdict: Verdict, paper: str, applicable: bool = True) -> Claim:

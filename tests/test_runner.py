@@ -16,6 +16,7 @@ from experiments import backends
 from experiments.backends import RunFailed
 from experiments.runner import Claim, Results, Study, report, run_study
 from experiments.runs import ROOT, Run, fit_run, load_config, merge, override
+from experiments.verdicts import HOLDS, Verdict
 
 TINY = {"trainer.max_steps": 12, "trainer.val_check_interval": 6, "data.train_subset": 300}
 
@@ -44,7 +45,7 @@ class Tiny(Study):
         return f"logistic accuracy: {', '.join(f'{a:.2f}' for a in acc)}"
 
     def claims(self, results, quick):
-        return [Claim.check("logistic learns something", "x", "y", True, applicable=not quick)]
+        return [Claim.judged("logistic learns something", Verdict(HOLDS, "x"), "y", applicable=not quick)]
 
 
 def stored(root: Path) -> dict[str, str]:
