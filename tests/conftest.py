@@ -1,8 +1,10 @@
 """Test-wide settings: no network, ever; and a suite that leaves the checkout exactly as it found it."""
 
+import json
 import os
 import socket
 import subprocess
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def refusing_hub() -> type[BaseHTTPRequestHandler]:
+    """A new HTTP handler class that answers every request as the Hub answers a token it refuses (401), and
+    records each request's Authorization header in its own ``authorizations`` list."""
+
+    class RefusingHub(BaseHTTPRequestHandler):
+        authorizations: list[str | None] = []
+
+        def _refuse(self):
+            self.authorizations.append(self.headers.get("Authorization"))
+            body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_HEAD = _refuse
+
+        def log_message(self, *args):
+            pass
+
+    return RefusingHub
 
 
 def _checkout_state() -> str | None:

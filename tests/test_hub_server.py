@@ -9,11 +9,11 @@ import sys
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
-from conftest import free_port
+from conftest import free_port, refusing_hub
 
 from mnist1d_hf import VARIANTS, load
 from mnist1d_hf.export import export
@@ -114,26 +114,8 @@ def test_load_dataset_through_a_hub_compatible_server(olah_endpoint, cache, tmp_
         np.testing.assert_array_equal(got[f"{split}_y"], want["y"])
 
 
-class RefusingHub(BaseHTTPRequestHandler):
-    """Answers every request as the Hub answers a bad token."""
-
-    def _refuse(self):
-        body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _refuse
-
-    def log_message(self, *args):
-        pass
-
-
 def test_publish_with_a_refused_token_exits_with_one_line(tmp_path, cache):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingHub)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), refusing_hub())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +14,7 @@ import httpx2
 import huggingface_hub
 import numpy as np
 import pytest
-from conftest import free_port
+from conftest import free_port, refusing_hub
 from datasets import load_dataset
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
@@ -261,34 +261,14 @@ def test_cli_without_token_exits_nonzero_with_one_line(no_login, capsys):
                                        "`hf auth login` (a token with write access)\n")
 
 
-class RecordingRefusingHub(BaseHTTPRequestHandler):
-    """Records each request's Authorization header, then answers as the Hub answers a token it refuses."""
-
-    authorizations: list[str | None] = []
-
-    def _refuse(self):
-        self.authorizations.append(self.headers.get("Authorization"))
-        body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _refuse
-
-    def log_message(self, *args):
-        pass
-
-
 def test_cli_publishes_with_the_token_of_hf_auth_login(tmp_path, cache):
     """The token file in HF_HOME (what ``hf auth login`` writes), no --token and no HF_TOKEN: the real client sends
     that token to the (loopback) Hub."""
     home = tmp_path / "hf-home"
     home.mkdir()
     (home / "token").write_text("hf_from_login")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingRefusingHub)
+    hub = refusing_hub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     env = {key: value for key, value in os.environ.items() if key not in ("HF_TOKEN", "HF_TOKEN_PATH")}
@@ -304,7 +284,7 @@ def test_cli_publishes_with_the_token_of_hf_auth_login(tmp_path, cache):
     assert run.returncode == 5
     assert run.stderr.strip().splitlines()[-1] == (f"error: the Hub refused the token for {REPO} (HTTP 401): use a "
                                                    "token with write access to that namespace")
-    assert RecordingRefusingHub.authorizations and set(RecordingRefusingHub.authorizations) == {"Bearer hf_from_login"}
+    assert hub.authorizations and set(hub.authorizations) == {"Bearer hf_from_login"}
 
 
 def test_cli_with_the_real_client_and_no_hub_listening(tmp_path, cache):
