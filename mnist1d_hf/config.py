@@ -14,8 +14,24 @@ from .templates import NUM_CLASSES
 MODES = ("reference", "fast")
 
 
+class ClassCounts:
+    """The sizes the reference's loop makes from ``num_samples``: ``num_samples // 10`` examples of each class
+    (shared by the strict config and the compat's lenient knobs)."""
+
+    num_samples: int
+
+    @property
+    def samples_per_class(self) -> int:
+        return self.num_samples // NUM_CLASSES
+
+    @property
+    def total(self) -> int:
+        """Examples actually generated: the reference makes ``num_samples // 10`` of each class."""
+        return self.samples_per_class * NUM_CLASSES
+
+
 @dataclass(frozen=True)
-class MNIST1DConfig:
+class MNIST1DConfig(ClassCounts):
     """Generator knobs (the paper's defaults) plus how to draw the randomness.
 
     ``train_split`` is either a fraction in (0, 1), as in the paper (train size ``int(N * train_split)``), or a
@@ -45,15 +61,6 @@ class MNIST1DConfig:
         _validate(self)
 
     # sizes --------------------------------------------------------------------------------------------------
-    @property
-    def samples_per_class(self) -> int:
-        return self.num_samples // NUM_CLASSES
-
-    @property
-    def total(self) -> int:
-        """Examples actually generated: the reference makes ``num_samples // 10`` of each class."""
-        return self.samples_per_class * NUM_CLASSES
-
     @property
     def num_train(self) -> int:
         if _is_count(self.train_split):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import ClassCounts
 from ..templates import NUM_CLASSES
 
 INTEGER_KNOBS = ("num_samples", "template_len", "max_translation", "final_seq_length", "seed")
@@ -25,7 +26,7 @@ KNOB_NAMES = ("num_samples", "train_split", "template_len", "padding", "scale_co
 
 
 @dataclass(frozen=True)
-class ReferenceKnobs:
+class ReferenceKnobs(ClassCounts):
     """The twelve knobs of the reference's ``args``, normalized (ints, floats, a bool and a (low, high) pair)."""
 
     num_samples: int
@@ -40,14 +41,6 @@ class ReferenceKnobs:
     shuffle_seq: bool
     final_seq_length: int
     seed: int
-
-    @property
-    def samples_per_class(self) -> int:
-        return self.num_samples // NUM_CLASSES
-
-    @property
-    def total(self) -> int:
-        return self.samples_per_class * NUM_CLASSES
 
     @property
     def dilated_length(self) -> int:
