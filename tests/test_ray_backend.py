@@ -4,6 +4,7 @@ stopped afterwards and no Ray process is left."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,7 +25,6 @@ from experiments.runs import ROOT
 from experiments.table1 import Table1
 
 ray = pytest.importorskip("ray", reason='the cluster extra: pip install -e ".[cluster]"')
-pytestmark = pytest.mark.xdist_group("ray")  # one test cluster at a time
 TESTS = Path(__file__).resolve().parent
 # The test cluster lives on loopback only: Ray must not resolve 127.0.0.1 to the machine's network address, and
 # needs no token between processes of one machine.
@@ -37,26 +37,29 @@ def ray_processes() -> list[str]:
     return [p for p in listed if "raylet" in p or "gcs_server" in p]
 
 
-@pytest.fixture(scope="session")  # once per test process: xdist may interleave other modules' tests between these
+@pytest.fixture
 def cluster():
-    """A one-node Ray cluster with 2 CPUs on 127.0.0.1; its address."""
-    assert not ray_processes(), "a Ray cluster is already running on this machine"
-    port, temp = free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are long
-    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
-    started = subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-                              "--object-store-memory=100000000", f"--temp-dir={temp}"],
-                             env=ENV, capture_output=True, text=True, timeout=180)
-    try:
-        assert started.returncode == 0, started.stderr[-2000:]
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([*ray_cli, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
-        deadline = time.monotonic() + 30
-        while ray_processes() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        shutil.rmtree(temp, ignore_errors=True)
-        assert not ray_processes(), "Ray processes left running"
+    """A one-node Ray cluster with 2 CPUs on 127.0.0.1; its address. Test processes take turns through a lock
+    file: pytest-xdist's ``xdist_group`` does not keep tests on one process under pytest 9.2."""
+    with open(Path(tempfile.gettempdir()) / "mnist1d-hf-ray-tests.lock", "w") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        assert not ray_processes(), "a Ray cluster is already running on this machine"
+        port, temp = free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are long
+        ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+        started = subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                                  "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                                  "--object-store-memory=100000000", f"--temp-dir={temp}"],
+                                 env=ENV, capture_output=True, text=True, timeout=180)
+        try:
+            assert started.returncode == 0, started.stderr[-2000:]
+            yield f"127.0.0.1:{port}"
+        finally:
+            subprocess.run([*ray_cli, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
+            deadline = time.monotonic() + 30
+            while ray_processes() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            shutil.rmtree(temp, ignore_errors=True)
+            assert not ray_processes(), "Ray processes left running"
 
 
 def results_by_key(root: Path) -> dict[str, dict]:
