@@ -1,0 +1,130 @@
+"""The whole paper's wall time: each study's protocol run from an empty store, as a new user would run it.
+
+Each study runs in a fresh clone of this checkout's HEAD whose store for that study is emptied (the other studies'
+stores stay, so the transfer study finds the metalearning run it needs, as after ``run all``), with
+``python -m experiments run NAME --workers N``. The load average is sampled every few seconds while it runs. The
+clone's runs are then compared with the committed ones: how many give the same result bit for bit, and which do
+not. A study may be timed in its own invocation (the paper's full protocols take hours); ``bench/results/paper.json``
+keeps the latest timing of every study, full and ``--quick`` apart, and gives the total once every study has one.
+
+    python bench/paper.py table1 per_class [--quick] [--workers 2]
+    python bench/paper.py all --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from results_file import RESULTS, write_results  # first: it puts this checkout's package on the path
+
+from experiments import STUDIES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SECONDS = 3 * 3600  # the whole paper at its full protocols in at most 3 hours on 2 cores
+
+
+class LoadSampler(threading.Thread):
+    """The 1-minute load average every ``every`` seconds until stopped."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.every, self.samples, self.done = every, [os.getloadavg()[0]], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> list[float]:
+        self.done.set()
+        self.join()
+        self.samples.append(os.getloadavg()[0])
+        return self.samples
+
+
+def fresh_clone(into: Path) -> str:
+    """Clone HEAD of this checkout into ``into``; its commit."""
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(into)], check=True)
+    return subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def stored_results(runs: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in runs.glob("*.json")} if runs.is_dir() else {}
+
+
+def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
+    """How many of the clone's new runs give the committed run's result bit for bit (full protocols only: the
+    quick runs are not committed)."""
+    if quick:
+        return {}
+    fresh, committed = stored_results(clone / "results" / name / "runs"), stored_results(ROOT / "results" / name / "runs")
+    differ = [fresh[k]["tags"] for k in sorted(fresh) if k in committed and fresh[k]["result"] != committed[k]["result"]]
+    return {"runs_equal_to_committed": sum(k in committed and fresh[k]["result"] == committed[k]["result"]
+                                           for k in fresh),
+            "runs_differing_from_committed": len(differ), "differing": differ[:20],
+            "runs_not_committed": sum(k not in committed for k in fresh)}
+
+
+def time_study(name: str, quick: bool, workers: int) -> dict:
+    """Run one study from an empty store in a fresh clone; its wall time, load, runs and comparison."""
+    with tempfile.TemporaryDirectory(prefix="paper-") as temp:
+        clone = Path(temp) / "checkout"
+        commit = fresh_clone(clone)
+        shutil.rmtree(clone / "results" / name / "runs", ignore_errors=True)
+        command = [sys.executable, "-m", "experiments", "run", name, "--workers", str(workers), "--no-progress",
+                   *(["--quick"] if quick else [])]
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+        sampler = LoadSampler()
+        sampler.start()
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        load = sampler.stop()
+        if done.returncode != 0:
+            raise SystemExit(f"error: {' '.join(command[1:])} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        ran = next((line for line in done.stdout.splitlines() if line.startswith("ran ")), "")
+        print(f"{name:22s} {seconds:8.1f} s  {ran}  load median {statistics.median(load):.1f} "
+              f"(max {max(load):.1f})", flush=True)
+        return {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "commit": commit,
+                "load_median": round(statistics.median(load), 2), "load_max": round(max(load), 2),
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **compare_with_committed(name, clone, quick)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("studies", nargs="+", choices=sorted(STUDIES) + ["all"])
+    parser.add_argument("--quick", action="store_true", help="the quick protocols instead of the full ones")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    names = list(STUDIES) if "all" in args.studies else list(dict.fromkeys(args.studies))
+
+    previous = RESULTS / "paper.json"
+    record = json.loads(previous.read_text()) if previous.exists() else {}
+    protocol = "quick" if args.quick else "full"
+    timings = record.get(protocol, {}).get("studies", {})
+    for name in names:
+        timings[name] = time_study(name, args.quick, args.workers)
+        record[protocol] = summary(timings)
+        write_results("paper", {k: v for k, v in record.items() if k in ("full", "quick")})
+
+
+def summary(timings: dict[str, dict]) -> dict:
+    """Every study's latest timing, and the total once all studies have one."""
+    missing = [name for name in STUDIES if name not in timings]
+    total = None if missing else round(sum(t["seconds"] for t in timings.values()), 1)
+    return {"studies": {name: timings[name] for name in STUDIES if name in timings}, "total_seconds": total,
+            "not_timed_yet": missing, "target_seconds": TARGET_SECONDS}
+
+
+if __name__ == "__main__":
+    main()
