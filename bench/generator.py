@@ -2,10 +2,10 @@
 
 1. Reference mode vs the reference package's ``make_dataset`` on the default config (outputs checked equal),
    and vs its floor: drawing the same random numbers in the same order, with no arithmetic.
-2. Fast mode on 1,000,000 examples with 1 and 2 worker processes: examples per second and peak memory (each run
-   in a fresh process), vs two baselines: the per-row method (the earlier fast stream, still used for configs
-   whose per-mask tables are too large) with the same processes, and the floor, the per-mask method's random
-   draws alone in one process.
+2. Fast mode on 1,000,000 examples with 1 and 2 workers (threads): examples per second, CPU seconds and peak
+   memory (each run in a fresh process), vs two baselines: the per-row method (the earlier fast stream, still
+   used for configs whose per-mask tables are too large) with the same workers, and the floor, the per-mask
+   method's random draws alone on one thread.
 
 Sides alternate over the repetitions and the median ratio is reported, since the machine may be shared; the
 load average is recorded before every run.
@@ -83,7 +83,7 @@ cfg = variant("standard", mode="fast", num_samples=n)
 if what == "per-row":
     fast_masks.TABLES_BUDGET = 0  # as for a config whose per-mask tables are too large
 maker = fast.method(cfg)
-WHO = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # children: the worker processes, once they have ended
+WHO = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # children: none since workers are threads; kept to be sure
 cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, WHO))
 start = time.perf_counter()
 if what == "floor":
@@ -98,7 +98,7 @@ print(json.dumps({"seconds": elapsed, "cpu_seconds": sum(u.ru_utime + u.ru_stime
 """
 FAST_SIDES = {"per-mask": "generate, per-mask method (the default)",
               "per-row": "baseline: generate, per-row method (the earlier fast stream)",
-              "floor": "floor: the per-mask draws alone, 1 process"}
+              "floor": "floor: the per-mask draws alone, 1 thread"}
 
 
 def run_child(n: int, workers: int, what: str) -> dict:
@@ -120,7 +120,7 @@ def bench_fast(n: int, workers: int, repeats: int) -> dict:
              for name in ("per-row", "floor")}
     loads = [r["load_before"] for side in runs.values() for r in side]
     peak = max(r["peak_mb"] for r in runs["per-mask"])
-    print(f"## Fast mode, {n:,} examples, {workers} worker process(es), {repeats} alternating repetitions, "
+    print(f"## Fast mode, {n:,} examples, {workers} worker thread(s), {repeats} alternating repetitions, "
           f"load average {min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f}) on "
           f"{os.cpu_count()} cores")
     cpu = {name: statistics.median(r["cpu_seconds"] for r in runs[name]) for name in names}
@@ -128,7 +128,7 @@ def bench_fast(n: int, workers: int, repeats: int) -> dict:
         print(f"  {FAST_SIDES[name]:62s} median {med[name]:6.2f} s = {n / med[name]:>11,.0f} examples/s "
               f"({cpu[name]:.2f} CPU s)")
     print(f"  per-mask / per-row: {ratio['per-row']:.2f}x the time;  per-mask / floor: {ratio['floor']:.2f}x;  "
-          f"peak memory of the largest process: {peak:,.0f} MB (target < 1,000 MB)")
+          f"peak memory: {peak:,.0f} MB (target < 1,000 MB)")
     return {"examples": n, "workers": workers, "repetitions": repeats, "sides": FAST_SIDES, "runs": runs,
             "median_seconds": med, "median_cpu_seconds": cpu, "examples_per_second": n / med["per-mask"],
             "per_row_examples_per_second": n / med["per-row"], "per_mask_over_per_row": ratio["per-row"],

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="new folder to write (its parent must exist)")
     p.add_argument("--format", choices=["npz", "pkl"], default="npz")
-    p.add_argument("--workers", type=int, default=None, help="processes for mode=fast (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="threads for mode=fast (default: all cores)")
     p.set_defaults(run=cmd_generate)
 
     p = sub.add_parser("show", help="print the resolved config of a variant")

@@ -14,7 +14,8 @@ their normals in one draw, straight into one product with the mask's factor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -87,8 +88,9 @@ def noise_rank(cfg: MNIST1DConfig) -> int:
 
 @dataclass(frozen=True)
 class MaskPlan:
-    """Everything about a config that is the same for every example, precomputed once per process; the noise
-    factors are computed when a block first needs them (a small dataset needs few of them).
+    """Everything about a config that is the same for every example, precomputed once per process and shared by
+    its worker threads. The noise factors are computed on demand: all of them before a dataset of several blocks,
+    only those a block needs for a single one (a small dataset needs few of them).
 
     A row's placement is ``(pad_index * 10 + label) * max_translation + shift``.
     """
@@ -101,20 +103,23 @@ class MaskPlan:
     downsample: np.ndarray  # (D, L): the final linear resampling
     factors: np.ndarray  # (masks, r, L): G with G.T @ G the final noise covariance under that mask
     ready: np.ndarray  # (masks,): whether the mask's factor has been computed
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # one writer at a time
 
     def factors_for(self, cfg: MNIST1DConfig, needed: np.ndarray) -> np.ndarray:
         """Compute the factors of the masks ``needed`` that are not ready yet (each factor depends on its mask
-        alone, whichever masks it is computed with); return all factors."""
-        missing = needed[~self.ready[needed]]
-        if len(missing):
-            self.factors[missing] = noise_factors(cfg, self.masks[missing], self.downsample)
-            self.ready[missing] = True
+        alone, whichever masks it is computed with); return all factors. Worker threads take turns, so a factor
+        is computed once and read only once it is complete."""
+        with self.lock:
+            missing = needed[~self.ready[needed]]
+            if len(missing):
+                self.factors[missing] = noise_factors(cfg, self.masks[missing], self.downsample)
+                self.ready[missing] = True
         return self.factors
 
 
 @lru_cache(maxsize=8)
 def mask_plan(cfg: MNIST1DConfig) -> MaskPlan:
-    """The config's constant tables, built once per process (forked workers inherit the parent's)."""
+    """The config's constant tables, built once per process."""
     d, shifts = cfg.dilated_length, cfg.max_translation
     shapes = padded_shapes(cfg)
     # shifting a row circularly by s is the window at d - s of the row written twice

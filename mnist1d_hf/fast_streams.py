@@ -4,7 +4,7 @@ Every stream is a PCG64 generator seeded by ``SeedSequence(cfg.seed, spawn_key=k
 permutation come from ``(0,)`` and label noise from ``(2,)``. The signals come from one stream per block of output
 rows, ``(method, block)``: ``PER_MASK`` (blocks of ``fast_masks.BLOCK`` rows) for every config whose per-mask tables
 fit their memory budget, ``PER_ROW`` (blocks of ``fast_rows.BLOCK`` rows, the first fast stream) for the others.
-A block's numbers depend on its index only, so chunking and worker processes never change the output.
+A block's numbers depend on its index only, so chunking and workers never change the output.
 """
 
 from __future__ import annotations

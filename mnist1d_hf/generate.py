@@ -91,7 +91,7 @@ def generate(cfg: MNIST1DConfig, *, show_progress: bool | None = None, **fast_op
     else:
         from .fast import fast_examples, fast_label_noise
 
-        # the same standardization, done where the rows were made (in the worker processes, if any)
+        # the same standardization, by the workers that made the rows
         x, y, mean, std = fast_examples(cfg, show_progress=show_progress, standardize=True, **fast_options)
         relabel = lambda labels: fast_label_noise(labels, cfg)  # noqa: E731
 

@@ -1,13 +1,13 @@
 """Fast mode: a different random stream, the same distribution, the same output however it is computed."""
 
-import tempfile
-from pathlib import Path
+import threading
+import time
 
 import numpy as np
 import pytest
 
-from mnist1d_hf import generate, variant
-from mnist1d_hf.fast import fast_examples
+from mnist1d_hf import fast_masks, generate, variant
+from mnist1d_hf.fast import STANDARDIZE_ROWS, fast_examples, standardize_rows
 from mnist1d_hf.fast_masks import BLOCK
 from mnist1d_hf.reference import reference_examples
 
@@ -20,14 +20,43 @@ def both(data):
 
 def test_output_does_not_depend_on_chunks_or_workers():
     cfg = variant("shuffled", mode="fast", num_samples=3 * BLOCK + 500, label_noise=0.1)
-    runs = [generate(cfg, chunk_size=1), generate(cfg, chunk_size=2 * BLOCK + 1),
-            generate(cfg, chunk_size=10**9), generate(cfg, chunk_size=BLOCK, workers=2)]
+    runs = [generate(cfg, chunk_size=1), generate(cfg, chunk_size=2 * BLOCK + 1), generate(cfg, chunk_size=10**9),
+            generate(cfg, chunk_size=BLOCK, workers=2), generate(cfg, workers=3), generate(cfg, workers=None)]
     for other in runs[1:]:
         for name in ("x_train", "y_train", "x_test", "y_test", "t"):
             np.testing.assert_array_equal(getattr(other, name), getattr(runs[0], name))
-    # the workers' shared output file is gone; the arrays stay usable
-    assert not list(Path(tempfile.gettempdir()).glob("mnist1d-fast-*")) + list(Path("/dev/shm").glob("mnist1d-fast-*"))
-    runs[-1].x_train[0, 0] += 1.0
+    runs[3].x_train[0, 0] += 1.0  # the arrays are the caller's own
+
+
+def test_an_error_in_a_block_stops_the_workers_and_propagates(monkeypatch):
+    """The blocks not started yet are cancelled, the running ones finish, and no worker thread outlives the call."""
+    started = []
+
+    def failing(cfg, block, labels, columns, out):
+        started.append(block)
+        if block == 2:
+            raise RuntimeError("block 2 failed")
+        time.sleep(0.1 if block > 2 else 0.0)  # later blocks are slow: cancelling them is what keeps them out
+        out[:] = 0.0
+        return 0.0, 0.0
+
+    monkeypatch.setattr(fast_masks, "block_examples", failing)
+    cfg = variant("standard", mode="fast", num_samples=20 * BLOCK)
+    with pytest.raises(RuntimeError, match="block 2 failed"):
+        generate(cfg, workers=2)
+    assert 2 in started and len(started) < 20
+    assert not [t for t in threading.enumerate() if t.name.startswith("mnist1d-fast")]
+
+
+@pytest.mark.parametrize("rows", [range(0, 2500), range(700, 2100), range(5, 6)])
+def test_standardizing_a_few_rows_at_a_time_gives_the_bits_of_the_whole_array(rows):
+    x = np.random.default_rng(0).standard_normal((2500, 40)) * 3.3 + 0.7
+    expected = x.copy()
+    expected[rows.start:rows.stop] -= 0.61
+    expected[rows.start:rows.stop] /= 3.07
+    standardize_rows(x, rows, 0.61, 3.07)
+    np.testing.assert_array_equal(x, expected)
+    assert 2500 > STANDARDIZE_ROWS  # more than one step of rows
 
 
 def test_seeds_give_different_balanced_data_and_labels_follow_the_config():
