@@ -21,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from mnist1d_hf import VARIANTS, generate, variant as named_variant
+from mnist1d_hf import VARIANTS, generate, variant_config
 from mnist1d_hf.config import require
 from mnist1d_hf.errors import ConfigError
 
@@ -228,7 +228,7 @@ class MNIST1DDataModule(L.LightningDataModule):
         _check_arguments(locals())
         # the generator config, built once; building it here fails now, before a Trainer writes anything, on a
         # bad knob or size
-        self.generator_config = None if source is not None else named_variant(variant, **(overrides or {}))
+        self.generator_config = None if source is not None else variant_config(variant, **(overrides or {}))
         if self.generator_config is not None:
             cfg = self.generator_config
             _check_sizes(cfg.num_train, validation, holdout_size, train_subset)

@@ -8,12 +8,12 @@ import torch
 
 from lightning_modules import MNIST1DDataModule
 from lightning_modules.data import OrderedBatches, ShuffledBatches, position_permutation
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 
 
 @pytest.fixture(scope="module")
 def paper():
-    return generate(variant("standard"))
+    return generate(variant_config("standard"))
 
 
 def ready(**kwargs) -> MNIST1DDataModule:

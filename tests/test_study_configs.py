@@ -9,7 +9,7 @@ import torch
 from lightning_modules import Classifier
 from lightning_modules.cli import build_cli
 from lightning_modules.nets import SharedActivation
-from mnist1d_hf import variant as named_variant
+from mnist1d_hf import variant_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = "--model.init_args.net.init_args."
@@ -28,7 +28,7 @@ def build(config: str, *extra: str, monkeypatch: pytest.MonkeyPatch):
 
 def dataset(cli):
     hp = cli.datamodule.hparams
-    return named_variant(hp.variant, **(hp.overrides or {}))
+    return variant_config(hp.variant, **(hp.overrides or {}))
 
 
 @pytest.mark.parametrize("config, extra, params", [
@@ -76,7 +76,7 @@ def test_pooling_config_variants(variant, params, monkeypatch):
     assert (hp.batch_size, hp.ordered, hp.validation) == (100, True, "test")
     assert cli.trainer.max_steps == 6000 and cli.trainer.val_check_interval == 100
     data = dataset(cli)
-    assert data == named_variant("large") and (data.num_train, data.num_test) == (50_000, 1_000)
+    assert data == variant_config("large") and (data.num_train, data.num_test) == (50_000, 1_000)
 
 
 def test_pooling_sizes_are_generator_configs_with_1000_test_examples(monkeypatch):
@@ -84,7 +84,7 @@ def test_pooling_sizes_are_generator_configs_with_1000_test_examples(monkeypatch
     data = dataset(cli)
     assert (data.num_train, data.num_test, data.seed) == (1000, 1000, 42)
     for train_size in (1000, 2000, 5000, 10000, 20000, 50000):  # the header's table of overrides
-        data = named_variant("large", num_samples=train_size + 1000, train_split=train_size)
+        data = variant_config("large", num_samples=train_size + 1000, train_split=train_size)
         assert (data.num_train, data.num_test) == (train_size, 1000)
         paper_split = 1 - 1000 / data.num_samples  # the paper's fractional split gives the same sizes
         assert data.replace(train_split=paper_split).num_train == train_size

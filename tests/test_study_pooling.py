@@ -11,7 +11,7 @@ from experiments import study
 from experiments.pooling import PAPER, SIZES, VARIANTS, Pooling, dataset_overrides, paired_seeds, pooling_claims
 from experiments.runner import report, run_study
 from experiments.verdicts import FAILS, HOLDS, INCONCLUSIVE
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 
 
 def seeded(table, offsets=(0.0, 0.1, 0.2)):
@@ -34,9 +34,9 @@ def changed(size, variant_name, values):
 
 
 def test_every_size_is_its_own_dataset_with_1000_test_examples():
-    data = generate(variant("large", **dataset_overrides(1000)))
+    data = generate(variant_config("large", **dataset_overrides(1000)))
     assert (len(data.x_train), len(data.x_test)) == (1000, 1000)
-    assert variant("large", **dataset_overrides(50000)) == variant("large")  # the largest size is `large`
+    assert variant_config("large", **dataset_overrides(50000)) == variant_config("large")  # the largest size is `large`
     assert [dataset_overrides(s)["num_samples"] for s in SIZES] == [2000, 3000, 6000, 11000, 21000, 51000]
     with pytest.raises(ValueError, match="train_size=0"):
         dataset_overrides(0)
