@@ -103,7 +103,7 @@ def test_cli_py_exits_with_the_code(tmp_path):
     ({"train_subset": 2.5}, "train_subset=2.5 is invalid: allowed None or an integer >= 1"),
     ({"train_subset": 4001}, "train_subset=4001 is invalid: allowed at most the 4000"),
     ({"permutation_seed": -1}, "permutation_seed=-1 is invalid: allowed an integer >= 0 and < 4294967296"),
-    ({"seed": 2**40}, "seed=1099511627776 is invalid"),
+    ({"shuffle_seed": 2**40}, "shuffle_seed=1099511627776 is invalid"),
     ({"ordered": "yes"}, "ordered='yes' is invalid: allowed true or false"),
     ({"permutation": "sideways"}, "permutation='sideways' is invalid"),
     ({"validation": "val"}, "validation='val' is invalid"),
