@@ -27,7 +27,7 @@ import numpy as np
 
 from results_file import write_results  # first: it puts this checkout's package on the path
 
-from mnist1d_hf import generate, variant  # noqa: E402
+from mnist1d_hf import generate, variant_config  # noqa: E402
 from mnist1d_hf.reference import draw_reference_stream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]  # fast-mode runs start here, so they import this checkout's package
@@ -53,7 +53,7 @@ def alternate(sides: dict, repeats: int) -> dict[str, list[float]]:
 def bench_reference(repeats: int) -> dict:
     from mnist1d.data import get_dataset_args, make_dataset
 
-    cfg = variant("standard")
+    cfg = variant_config("standard")
     ours, theirs = generate(cfg), make_dataset(get_dataset_args())
     assert np.array_equal(ours.x_train, theirs["x"]) and np.array_equal(ours.y_test, theirs["y_test"])
     times = alternate({
@@ -77,9 +77,9 @@ def bench_reference(repeats: int) -> dict:
 
 FAST_CHILD = """
 import json, resource, sys, time
-from mnist1d_hf import fast, fast_masks, generate, variant
+from mnist1d_hf import fast, fast_masks, generate, variant_config
 n, workers, what = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-cfg = variant("standard", mode="fast", num_samples=n)
+cfg = variant_config("standard", mode="fast", num_samples=n)
 if what == "per-row":
     fast_masks.TABLES_BUDGET = 0  # as for a config whose per-mask tables are too large
 maker = fast.method(cfg)

@@ -150,7 +150,8 @@ class Guillotine(Study):
         for seed in seeds:  # seed-major: a sweep cut short holds every variant for the same seeds
             for variant, paths in VARIANTS.items():
                 config = override(load_config(*paths), seed_everything=seed, **{
-                    "data.seed": seed, "model.init_args.evaluate_at_fit_end": False, **(QUICK if quick else {})})
+                    "data.shuffle_seed": seed, "model.init_args.evaluate_at_fit_end": False,
+                    **(QUICK if quick else {})})
                 tags = {"variant": variant, "seed": seed}
                 runs.append(Run(tags, fit_run(tags, config).config, task=TASK))
         return runs

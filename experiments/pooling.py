@@ -1,6 +1,6 @@
 """Pooling vs sample efficiency (paper Fig. 7): five variants of one small conv net at six training-set sizes.
 
-Every run is ``configs/pooling.yaml`` with its variant, its training-set size and its seed. A size T is its own
+Every run is ``configs/pooling.yaml`` with its ``pooling``, its training-set size and its seed. A size T is its own
 generated MNIST-1D dataset (``num_samples`` T + 1000, ``train_split`` T: T training and 1000 test examples), the
 `large` variant with those two knobs changed; T = 50,000 is the `large` variant itself.
 
@@ -22,7 +22,7 @@ from .runner import Claim, Results, Study, fmt
 from .runs import Run, fit_run, load_config, override
 from .verdicts import against_paper, compare
 
-VARIANTS = ("no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool")
+POOLINGS = ("no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool")
 POOLED = ("max_pool", "avg_pool", "l2_pool")
 UNPOOLED = ("no_pool", "stride_2")
 SIZES = (1000, 2000, 5000, 10000, 20000, 50000)
@@ -51,17 +51,17 @@ def dataset_overrides(train_size: int) -> dict[str, int]:
     return {"num_samples": train_size + TEST_SIZE, "train_split": train_size}
 
 
-Accuracies = dict[int, dict[str, dict[int, float]]]  # size -> variant -> seed -> final test accuracy (%)
+Accuracies = dict[int, dict[str, dict[int, float]]]  # size -> pooling -> seed -> final test accuracy (%)
 
 
 def accuracies(results: Results) -> Accuracies:
-    """The measured final test accuracies (%), by size, variant and seed; cells with no run are left out."""
+    """The measured final test accuracies (%), by size, pooling and seed; cells with no run are left out."""
     table: Accuracies = {}
     for size in SIZES:
-        for variant in VARIANTS:
-            runs = {r["tags"]["seed"]: final_test_acc(r["result"]) for r in results.select(size=size, variant=variant)}
+        for pooling in POOLINGS:
+            runs = {r["tags"]["seed"]: final_test_acc(r["result"]) for r in results.select(size=size, pooling=pooling)}
             if runs:
-                table.setdefault(size, {})[variant] = runs
+                table.setdefault(size, {})[pooling] = runs
     return table
 
 
@@ -71,18 +71,18 @@ def _mean(values: Sequence[float]) -> float:
 
 def _complete(acc: Accuracies) -> list[int]:
     """Sizes at which every variant was measured."""
-    return [size for size in SIZES if all(v in acc.get(size, {}) for v in VARIANTS)]
+    return [size for size in SIZES if all(v in acc.get(size, {}) for v in POOLINGS)]
 
 
 def paired_seeds(acc: Accuracies, sizes: Sequence[int]) -> list[int]:
     """The seeds every variant has at every one of ``sizes``: a seed's runs share their initialization seed and
     batch order at a size, so the variants pair by seed."""
-    common = [set(acc[size][v]) for size in sizes for v in VARIANTS]
+    common = [set(acc[size][v]) for size in sizes for v in POOLINGS]
     return sorted(set.intersection(*common)) if common else []
 
 
-def column(acc: Accuracies, size: int, variant: str, seeds: Sequence[int]) -> list[float]:
-    return [acc[size][variant][s] for s in seeds]
+def column(acc: Accuracies, size: int, pooling: str, seeds: Sequence[int]) -> list[float]:
+    return [acc[size][pooling][s] for s in seeds]
 
 
 def worst_margin(acc: Accuracies, size: int, seeds: Sequence[int]) -> list[float]:
@@ -135,9 +135,9 @@ def pooling_claims(acc: Accuracies, applicable: bool = True) -> list[Claim]:
     for label, group, bands in (("pooled", POOLED, POOLED_BAND), ("unpooled", UNPOOLED, UNPOOLED_BAND)):
         for size, (centre, half) in bands.items():
             if size in sizes:
-                claims += [judged(f"{label} variants reach {centre:g} ± {half:g} at {size} examples: {variant}",
-                                  against_paper(column(acc, size, variant, seeds), centre, precision=half),
-                                  f"{PAPER[size][variant]}") for variant in group]
+                claims += [judged(f"{label} variants reach {centre:g} ± {half:g} at {size} examples: {pooling}",
+                                  against_paper(column(acc, size, pooling, seeds), centre, precision=half),
+                                  f"{PAPER[size][pooling]}") for pooling in group]
     not_worse = [sum(acc[size]["stride_2"][s] <= acc[size]["no_pool"][s] for size in sizes) for s in seeds]
     paper_not_worse = sum(PAPER[s]["stride_2"] <= PAPER[s]["no_pool"] for s in SIZES)
     claims.append(judged(f"stride 2 is no better than no pooling at most sizes: per seed, the sizes where stride_2 ≤ "
@@ -173,11 +173,11 @@ class Pooling(Study):
         # seed-major: a sweep cut short still has every cell of the table with its first seeds
         for seed in seeds:
             for size in QUICK_SIZES if quick else SIZES:
-                for variant in VARIANTS:
+                for pooling in POOLINGS:
                     config = override(base, seed_everything=seed, **{
-                        "model.init_args.net.init_args.variant": variant,
+                        "model.init_args.net.init_args.pooling": pooling,
                         "data.overrides": dataset_overrides(size), **(QUICK if quick else {})})
-                    runs.append(fit_run({"variant": variant, "size": size, "seed": seed}, config))
+                    runs.append(fit_run({"pooling": pooling, "size": size, "seed": seed}, config))
         return runs
 
     def protocol(self, quick: bool) -> str:
@@ -190,11 +190,11 @@ class Pooling(Study):
         lines = [("Test accuracy (%) at the last step: measured mean ± std (n seeds), the paper's single run in "
                   "brackets; then per seed (the seeds every variant has at that size) the worst pooled variant "
                   "minus the best unpooled one, and the best pooled minus the best unpooled."), "",
-                 "| train size | " + " | ".join(VARIANTS) + " | worst pooled - best unpooled, per seed | "
-                 "best pooled - best unpooled, per seed |", "|---|" + "---|" * (len(VARIANTS) + 2)]
+                 "| train size | " + " | ".join(POOLINGS) + " | worst pooled - best unpooled, per seed | "
+                 "best pooled - best unpooled, per seed |", "|---|" + "---|" * (len(POOLINGS) + 2)]
         for size in SIZES:
-            cells = [f"{fmt(list(acc.get(size, {}).get(variant, {}).values()))} ({PAPER[size][variant]})"
-                     for variant in VARIANTS]
+            cells = [f"{fmt(list(acc.get(size, {}).get(pooling, {}).values()))} ({PAPER[size][pooling]})"
+                     for pooling in POOLINGS]
             seeds = paired_seeds(acc, [size]) if size in _complete(acc) else []
             for read in (worst_margin, gap):
                 measured = " ".join(f"{v:+.1f}" for v in read(acc, size, seeds)) or "—"
@@ -210,19 +210,19 @@ class Pooling(Study):
         curves over steps at 1000, 5000 and 50000 examples (seed mean, shaded range)."""
         from matplotlib.figure import Figure
 
-        colors = dict(zip(VARIANTS, ("tab:gray", "tab:brown", "tab:blue", "tab:orange", "tab:green")))
+        colors = dict(zip(POOLINGS, ("tab:gray", "tab:brown", "tab:blue", "tab:orange", "tab:green")))
         acc = accuracies(results)
         fig = Figure(figsize=(6.5, 4.5))
         ax = fig.subplots()
-        for variant in VARIANTS:
-            sizes = [s for s in SIZES if variant in acc.get(s, {})]
+        for pooling in POOLINGS:
+            sizes = [s for s in SIZES if pooling in acc.get(s, {})]
             if not sizes:
                 continue
-            runs = [list(acc[s][variant].values()) for s in sizes]
-            ax.plot(sizes, [_mean(r) for r in runs], "o-", color=colors[variant], label=variant)
+            runs = [list(acc[s][pooling].values()) for s in sizes]
+            ax.plot(sizes, [_mean(r) for r in runs], "o-", color=colors[pooling], label=pooling)
             ax.fill_between(sizes, [min(r) for r in runs], [max(r) for r in runs],
-                            color=colors[variant], alpha=0.2)
-            ax.plot(SIZES, [PAPER[s][variant] for s in SIZES], ":", color=colors[variant], alpha=0.7)
+                            color=colors[pooling], alpha=0.2)
+            ax.plot(SIZES, [PAPER[s][pooling] for s in SIZES], ":", color=colors[pooling], alpha=0.7)
         ax.set(xscale="log", xlabel="training examples", ylabel="test accuracy (%) at the last step",
                title="Pooling vs sample efficiency (solid: measured, band: seed range; dotted: paper)")
         ax.title.set_fontsize(9)
@@ -237,16 +237,16 @@ class Pooling(Study):
             fig = Figure(figsize=(4.5 * len(sizes), 4))
             axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
             for ax, size in zip(axes, sizes):
-                for variant in VARIANTS:
-                    curves = [curve(r["result"], "val/acc") for r in results.select(size=size, variant=variant)]
+                for pooling in POOLINGS:
+                    curves = [curve(r["result"], "val/acc") for r in results.select(size=size, pooling=pooling)]
                     if not curves:
                         continue
                     steps = curves[0][0]
                     columns = list(zip(*(c[1] for c in curves)))
-                    ax.plot(steps, [_mean(c) for c in columns], color=colors[variant],
-                            label=f"{variant} (n={len(curves)})")
+                    ax.plot(steps, [_mean(c) for c in columns], color=colors[pooling],
+                            label=f"{pooling} (n={len(curves)})")
                     ax.fill_between(steps, [min(c) for c in columns], [max(c) for c in columns],
-                                    color=colors[variant], alpha=0.2)
+                                    color=colors[pooling], alpha=0.2)
                 ax.set(title=f"{size} training examples", xlabel="training step", ylim=(0, 100))
                 ax.grid(alpha=0.3)
                 ax.legend(loc="lower right", fontsize=8)

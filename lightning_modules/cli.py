@@ -33,6 +33,7 @@ from mnist1d_hf.errors import (EXIT_BAD_INPUT, ConfigError, Terminated, TooLarge
 from .checkpoint_io import use_sibling_checkpoints
 from .data import MNIST1DDataModule
 from .progress import progress_for
+from .renamed import renamed_option
 from .resume import resolve_ckpt_path, shown
 from .signals import StopOnSignal, StoppedBySignal, last_checkpoint_path
 
@@ -140,13 +141,19 @@ def build_cli(args: list[str] | dict[str, Any] | None = None, run: bool = True,
     """The project's CLI on ``args`` (a command line, or a config dict when ``run=False``).
 
     ``exit_on_error=False`` raises jsonargparse's ``ArgumentError`` for a bad argument instead of printing the
-    usage and exiting. ``stop_on_signal`` lets the caller see which signal stopped a run.
+    usage and exiting, and a ``ConfigError`` naming the new option for an option that was renamed (``renamed``). ``stop_on_signal`` lets the caller see which signal stopped a run.
     """
     parser_kwargs: dict[str, Any] = {"exit_on_error": exit_on_error}
     parser_kwargs.update({name: {"exit_on_error": exit_on_error} for name in MNIST1DCLI.subcommands()})
-    return MNIST1DCLI(L.LightningModule, MNIST1DDataModule, subclass_mode_model=True, seed_everything_default=0,
-                      save_config_kwargs={"overwrite": True}, args=args, run=run, parser_kwargs=parser_kwargs,
-                      stop_on_signal=stop_on_signal)
+    try:
+        return MNIST1DCLI(L.LightningModule, MNIST1DDataModule, subclass_mode_model=True,
+                          seed_everything_default=0, save_config_kwargs={"overwrite": True}, args=args, run=run,
+                          parser_kwargs=parser_kwargs, stop_on_signal=stop_on_signal)
+    except ArgumentError as err:
+        renamed = renamed_option(str(err))
+        if renamed is None:
+            raise
+        raise ConfigError(renamed.message()) from None
 
 
 USER_ERRORS = (ArgumentError, ConfigError, TooLargeError, OSError)

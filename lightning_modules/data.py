@@ -21,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from mnist1d_hf import VARIANTS, generate, variant as named_variant
+from mnist1d_hf import VARIANTS, generate, variant_config
 from mnist1d_hf.config import require
 from mnist1d_hf.errors import ConfigError
 
@@ -206,7 +206,9 @@ class MNIST1DDataModule(L.LightningDataModule):
             read with ``datasets.load_dataset(source, variant)``.
         batch_size: training batch size per process.
         ordered: the reference loop's cycling order (True) or a seeded reshuffle every epoch (False).
-        seed: seeds the epoch shuffles and the holdout carve-out.
+        shuffle_seed: seeds the shuffles of training rows: each epoch's batch order (``ordered=False``) and
+            which rows the holdout takes. Not the data (``overrides={"seed": ...}``, the generator's seed), not
+            the input positions (``permutation_seed``), not the initialization (``seed_everything``).
         permutation: reorder the input positions of every split: none, shuffle (seeded by
             ``permutation_seed``), reverse or swap_halves; or the order itself, a list of position indices.
         permutation_seed: the seed of ``permutation="shuffle"``.
@@ -219,7 +221,7 @@ class MNIST1DDataModule(L.LightningDataModule):
     """
 
     def __init__(self, variant: str = "standard", overrides: dict[str, Any] | None = None,
-                 source: str | None = None, batch_size: int = 100, ordered: bool = True, seed: int = 0,
+                 source: str | None = None, batch_size: int = 100, ordered: bool = True, shuffle_seed: int = 0,
                  permutation: Literal["none", "shuffle", "reverse", "swap_halves"] | list[int] = "none",
                  permutation_seed: int = 0, train_subset: int | None = None,
                  validation: Literal["test", "holdout"] = "test", holdout_size: int = 500,
@@ -228,7 +230,7 @@ class MNIST1DDataModule(L.LightningDataModule):
         _check_arguments(locals())
         # the generator config, built once; building it here fails now, before a Trainer writes anything, on a
         # bad knob or size
-        self.generator_config = None if source is not None else named_variant(variant, **(overrides or {}))
+        self.generator_config = None if source is not None else variant_config(variant, **(overrides or {}))
         if self.generator_config is not None:
             cfg = self.generator_config
             _check_sizes(cfg.num_train, validation, holdout_size, train_subset)
@@ -264,7 +266,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         _check_sizes(len(x_train), hp.validation, hp.holdout_size, hp.train_subset)
         if hp.validation == "holdout":
             held = np.zeros(len(x_train), dtype=bool)
-            held[np.random.default_rng(hp.seed).choice(len(x_train), hp.holdout_size, replace=False)] = True
+            rows = np.random.default_rng(hp.shuffle_seed).choice(len(x_train), hp.holdout_size, replace=False)
+            held[rows] = True
             x_val, y_val = x_train[held], y_train[held]
             x_train, y_train = x_train[~held], y_train[~held]
         else:
@@ -310,7 +313,7 @@ class MNIST1DDataModule(L.LightningDataModule):
         # where Lightning restores no loader state
         trainer = self.trainer
         current_epoch = (lambda: trainer.current_epoch) if trainer is not None else None
-        return ShuffledBatches(*self._splits["train"], hp.batch_size, hp.seed, rank, world, current_epoch)
+        return ShuffledBatches(*self._splits["train"], hp.batch_size, hp.shuffle_seed, rank, world, current_epoch)
 
     def val_dataloader(self) -> WholeBatches | list[WholeBatches]:
         val = WholeBatches(*self._splits["val_eval_shard"], self.hparams.eval_batch_size)
@@ -379,7 +382,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
     integer("batch_size", 1)
     for name in ("ordered", "eval_train"):
         require(isinstance(args[name], bool), name, args[name], "true or false")
-    integer("seed", 0, maximum=2**32)
+    integer("shuffle_seed", 0, maximum=2**32)
     permutation = args["permutation"]
     require(permutation in PERMUTATIONS if isinstance(permutation, str) else
             isinstance(permutation, (list, tuple)) and all(_is_int(i) for i in permutation), "permutation",

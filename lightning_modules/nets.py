@@ -3,7 +3,7 @@
 Defaults give the exact Table 1 architectures and parameter counts (Logistic 410, MLP 15,210, CNN 5,210,
 GRU 5,134). Options give the other studies' networks from the same classes: ``MLP(hidden_size=n,
 residual=False)`` is the double-descent MLP (n^2 + 52n + 10 parameters), ``CNN(channels=c)`` the double-descent
-CNN (6c^2 + 58c + 10), ``PoolingCNN(variant=...)`` the pooling study's five nets, and every MLP or CNN takes an
+CNN (6c^2 + 58c + 10), ``PoolingCNN(pooling=...)`` the pooling study's five nets, and every MLP or CNN takes an
 ``activation``. ``ConvStack`` is the CNN's convolutional part, shared with the self-supervised backbone.
 """
 
@@ -26,7 +26,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 ActivationName = Literal["relu", "swish", "silu", "elu", "softplus", "tanh", "sigmoid", "gelu"]
 POOLS = ("none", "max", "avg", "l2")
 # the pooling study's five networks (paper Fig. 7) as options of one ConvStack: name -> (stride, pool)
-POOLING_VARIANTS: dict[str, tuple[int, str]] = {
+POOLINGS: dict[str, tuple[int, str]] = {
     "no_pool": (1, "none"), "stride_2": (2, "none"), "max_pool": (1, "max"), "avg_pool": (1, "avg"),
     "l2_pool": (1, "l2"),
 }
@@ -206,10 +206,10 @@ class CNN(nn.Module):
 
 class PoolingCNN(CNN):
     """The pooling study's net (paper Fig. 7): two conv layers (k3, p1, 20 channels), each followed by the
-    activation and the variant's pooling, then a linear readout. A ``CNN`` with the variant's options:
+    activation and the downsampling that ``pooling`` names, then a linear readout. A ``CNN`` with these options:
 
     ========  ======  ============  =========  ======
-    variant   stride  pool          linear in  params
+    pooling   stride  pool          linear in  params
     ========  ======  ============  =========  ======
     no_pool   1       none          800        9,310
     stride_2  2       none          200        3,310
@@ -218,19 +218,19 @@ class PoolingCNN(CNN):
     l2_pool   1       L2 (p2, k2)   200        3,310
     ========  ======  ============  =========  ======
 
-    The paper seeded every constructor with ``torch.manual_seed(0)`` so all variants share their conv init:
+    The paper seeded every constructor with ``torch.manual_seed(0)`` so all five nets share their conv init:
     that is ``init_seed=0``; the default ``None`` lets the run's seed decide.
     """
 
-    def __init__(self, variant: Literal["no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool"] = "max_pool",
+    def __init__(self, pooling: Literal["no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool"] = "max_pool",
                  input_size: int = 40, channels: int = 20, num_classes: int = 10,
                  activation: ActivationName | nn.Module = "relu", init_seed: int | None = None) -> None:
-        if variant not in POOLING_VARIANTS:
-            raise ValueError(f"variant={variant!r} is invalid: allowed one of {list(POOLING_VARIANTS)}")
-        stride, pool = POOLING_VARIANTS[variant]
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r} is invalid: allowed one of {list(POOLINGS)}")
+        stride, pool = POOLINGS[pooling]
         super().__init__(input_size, channels, num_classes, kernel_sizes=(3, 3), strides=(stride, stride),
                          paddings=(1, 1), activation=activation, pool=pool, init_seed=init_seed)
-        self.variant = variant
+        self.pooling = pooling
 
 
 class GRU(nn.Module):

@@ -2,9 +2,9 @@
 
 from .config import MNIST1DConfig
 from .generate import MNIST1DData, generate
-from .variants import VARIANTS, variant
+from .variants import VARIANTS, variant, variant_config  # variant: deprecated, warns once
 
-__all__ = ["MNIST1D", "MNIST1DConfig", "MNIST1DData", "VARIANTS", "generate", "load", "variant"]
+__all__ = ["MNIST1D", "MNIST1DConfig", "MNIST1DData", "VARIANTS", "generate", "load", "variant_config"]
 
 
 def __getattr__(name: str):

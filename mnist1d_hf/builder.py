@@ -20,8 +20,7 @@ import pyarrow
 from .config import MNIST1DConfig, field_names
 from .generate import MNIST1DData, check_fits_in_memory, generate
 from .templates import NUM_CLASSES
-from .variants import DESCRIPTIONS, VARIANTS
-from .variants import variant as variant_config
+from .variants import DESCRIPTIONS, VARIANTS, variant_config
 
 # The cache is keyed by config id and this version only (a builder used directly has no code hash): bump it
 # whenever the generator's output for a given config changes, or users keep reading stale cached data.

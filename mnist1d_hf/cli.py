@@ -21,7 +21,7 @@ from .atomic import require_parent_folder, write_folder
 from .config import MNIST1DConfig, field_names
 from .errors import ConfigError, Terminated, exit_code, one_line, terminate_on_sigterm
 from .generate import MNIST1DData, check_fits_in_memory, generate
-from .variants import VARIANTS, variant
+from .variants import VARIANTS, variant_config
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``name=value`` with a JSON value (``padding=[30,50]``, ``shuffle_seq=true``) or a bare string."""
@@ -44,7 +44,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, variant_help: str = "n
 
 
 def config_from_args(args: argparse.Namespace) -> MNIST1DConfig:
-    return variant(args.variant, **dict(args.overrides))
+    return variant_config(args.variant, **dict(args.overrides))
 
 
 def save(data: MNIST1DData, folder: Path, fmt: str) -> list[Path]:
@@ -95,7 +95,7 @@ def selected_configs(args: argparse.Namespace) -> dict[str, MNIST1DConfig]:
         raise ConfigError("--variants takes named variants; for one custom config use --variant, --set and --name "
                          "without --variants")
     if not single:
-        return {name: variant(name) for name in args.variants or VARIANTS}
+        return {name: variant_config(name) for name in args.variants or VARIANTS}
     args.variant = args.variant or "standard"
     name = args.name or (None if args.overrides else args.variant)
     if name is None:

@@ -1,7 +1,9 @@
-"""Named variants of MNIST-1D: each is just a configuration, and any knob can still be overridden."""
+"""Named variants of MNIST-1D: each is just a configuration (``variant_config``), and any knob can still be
+overridden."""
 
 from __future__ import annotations
 
+import warnings
 from types import MappingProxyType
 from typing import Any
 
@@ -32,8 +34,22 @@ DESCRIPTIONS: MappingProxyType[str, str] = MappingProxyType({
 })
 
 
-def variant(name: str, **overrides: Any) -> MNIST1DConfig:
+def variant_config(name: str, **overrides: Any) -> MNIST1DConfig:
     """The named variant's config, with any knobs overridden (the result is validated anew)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; known variants: {', '.join(VARIANTS)}")
     return VARIANTS[name].replace(**overrides) if overrides else VARIANTS[name]
+
+
+_warned_variant = False
+
+
+def variant(name: str, **overrides: Any) -> MNIST1DConfig:
+    """Deprecated name of ``variant_config`` (``variant`` also names the DataModule's argument); warns once per
+    process, then behaves exactly like it."""
+    global _warned_variant
+    if not _warned_variant:
+        _warned_variant = True
+        warnings.warn("mnist1d_hf.variant is deprecated: use mnist1d_hf.variant_config (same arguments)",
+                      FutureWarning, stacklevel=2)
+    return variant_config(name, **overrides)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mnist1d_hf.builder as builder_module
-from mnist1d_hf import MNIST1D, generate, load, variant
+from mnist1d_hf import MNIST1D, generate, load, variant_config
 from mnist1d_hf.builder import VERSION, custom_config_id, metadata_of
 
 
@@ -37,7 +37,7 @@ def test_features_are_fixed_length_float32_and_class_labels(cache):
                                              ("double_descent", {})])
 def test_values_equal_generate_cast_to_float32(cache, name, overrides):
     dd = load(name, cache_dir=cache, **overrides)
-    data = generate(variant(name, **overrides))
+    data = generate(variant_config(name, **overrides))
     for split, x_ref, y_ref in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
         x, y = arrays(dd[split])
         assert x.dtype == np.float32
@@ -71,16 +71,16 @@ def test_second_load_reads_the_cache_without_generating(tmp_path, monkeypatch):
 def test_named_variants_keep_their_name_and_overrides_get_custom_ids(cache):
     assert MNIST1D(config_name="shuffled", cache_dir=cache).config_id == "shuffled"
     custom = MNIST1D(config_name="shuffled", max_translation=20, cache_dir=cache)
-    assert custom.config_id.startswith("custom-") and custom.config.generator == variant("shuffled",
+    assert custom.config_id.startswith("custom-") and custom.config.generator == variant_config("shuffled",
                                                                                           max_translation=20)
     assert custom.config.description == "A custom configuration: max_translation=20, shuffle_seq=true."
     # the id depends on the resolved knobs, not on how they were spelled
     respelled = MNIST1D(config_name="standard", shuffle_seq=True, max_translation=20, cache_dir=cache)
-    assert respelled.config_id == custom.config_id == custom_config_id(variant("shuffled", max_translation=20))
+    assert respelled.config_id == custom.config_id == custom_config_id(variant_config("shuffled", max_translation=20))
     assert MNIST1D(config_name="shuffled", max_translation=21, cache_dir=cache).config_id != custom.config_id
     # overrides that land on a named variant are that variant
     assert MNIST1D(config_name="standard", shuffle_seq=True, cache_dir=cache).config_id == "shuffled"
-    assert MNIST1D(generator=variant("clean"), cache_dir=cache).config_id == "clean"
+    assert MNIST1D(generator=variant_config("clean"), cache_dir=cache).config_id == "clean"
 
 
 def test_dataset_info_says_what_it_is_and_which_version(cache):
@@ -94,7 +94,7 @@ def test_t_and_templates_travel_in_the_metadata_not_in_rows(cache):
     dd = load("shuffled", cache_dir=cache, max_translation=20)
     assert set(dd["train"].column_names) == {"x", "y"}
     meta = metadata_of(dd["test"])
-    data = generate(variant("shuffled", max_translation=20))
+    data = generate(variant_config("shuffled", max_translation=20))
     np.testing.assert_array_equal(meta["t"], data.t)
     np.testing.assert_array_equal(meta["templates"], data.templates)
     assert meta["config"] == data.config.to_dict() and meta["generator_version"] == str(VERSION)

@@ -145,7 +145,8 @@ def signal_config(tmp_path: Path, slow: float) -> Path:
     if slow:
         config["trainer"]["callbacks"] = [checkpoint, {"class_path": "resume_helpers.SlowSteps", "init_args": {
             "heartbeat": str(tmp_path / "heartbeat"), "seconds": slow}}]
-    config["data"].update(overrides={"num_samples": 1000}, train_subset=250, batch_size=50, ordered=False, seed=3)
+    config["data"].update(overrides={"num_samples": 1000}, train_subset=250, batch_size=50, ordered=False,
+                          shuffle_seed=3)
     path = tmp_path / ("slow.yaml" if slow else "config.yaml")
     path.write_text(yaml.safe_dump(config))
     return path

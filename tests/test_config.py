@@ -1,8 +1,9 @@
 import json
+import warnings
 
 import pytest
 
-from mnist1d_hf import VARIANTS, MNIST1DConfig, variant
+from mnist1d_hf import VARIANTS, MNIST1DConfig, variant_config
 
 
 def test_defaults_are_the_papers():
@@ -51,7 +52,7 @@ def test_messages_show_the_bad_value():
 
 
 def test_json_round_trip_keeps_every_field_and_type():
-    for cfg in [*VARIANTS.values(), variant("standard", padding=[30, 50], mode="fast", seed=3)]:
+    for cfg in [*VARIANTS.values(), variant_config("standard", padding=[30, 50], mode="fast", seed=3)]:
         text = cfg.to_json()
         back = MNIST1DConfig.from_json(text)
         assert back == cfg and type(back.train_split) is type(cfg.train_split)
@@ -62,22 +63,37 @@ def test_unknown_fields_are_refused():
     with pytest.raises(ValueError, match=r"unknown MNIST1DConfig field\(s\) \['colour'\]"):
         MNIST1DConfig.from_dict({"colour": 1})
     with pytest.raises(ValueError, match="colour"):
-        variant("standard", colour=1)
+        variant_config("standard", colour=1)
 
 
 def test_variants_and_overrides():
     assert set(VARIANTS) >= {"standard", "shuffled", "large", "double_descent", "clean"}
-    assert variant("standard") == MNIST1DConfig()
-    assert variant("shuffled", seed=7) == MNIST1DConfig(shuffle_seq=True, seed=7)
-    assert (variant("large").num_train, variant("large").num_test) == (50_000, 1_000)
-    dd = variant("double_descent")
+    assert variant_config("standard") == MNIST1DConfig()
+    assert variant_config("shuffled", seed=7) == MNIST1DConfig(shuffle_seq=True, seed=7)
+    assert (variant_config("large").num_train, variant_config("large").num_test) == (50_000, 1_000)
+    dd = variant_config("double_descent")
     assert (dd.num_train, dd.num_test, dd.label_noise) == (4_000, 12_000, 0.15)
-    clean = variant("clean")
+    clean = variant_config("clean")
     assert clean.corr_noise_scale == clean.iid_noise_scale == clean.shear_scale == clean.scale_coeff == 0
     with pytest.raises(ValueError, match="unknown variant 'nope'; known variants: standard, shuffled"):
-        variant("nope")
+        variant_config("nope")
     with pytest.raises(ValueError, match="max_translation"):
-        variant("large", max_translation=0)
+        variant_config("large", max_translation=0)
+
+
+def test_the_old_name_variant_still_works_and_warns_once_naming_variant_config(monkeypatch):
+    import mnist1d_hf
+    from mnist1d_hf import variants
+
+    monkeypatch.setattr(variants, "_warned_variant", False)  # as in a fresh process
+    with pytest.warns(FutureWarning, match="use mnist1d_hf.variant_config") as caught:
+        first = mnist1d_hf.variant("shuffled", seed=7)
+    assert len(caught) == 1 and caught[0].filename == __file__  # points at the caller's line
+    assert first == variant_config("shuffled", seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second call warns no more
+        assert mnist1d_hf.variant("large") == variant_config("large")
+    assert "variant" not in mnist1d_hf.__all__ and "variant_config" in mnist1d_hf.__all__
 
 
 def test_configs_are_immutable_and_hashable():

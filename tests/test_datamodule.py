@@ -8,12 +8,12 @@ import torch
 
 from lightning_modules import MNIST1DDataModule
 from lightning_modules.data import OrderedBatches, ShuffledBatches, position_permutation
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 
 
 @pytest.fixture(scope="module")
 def paper():
-    return generate(variant("standard"))
+    return generate(variant_config("standard"))
 
 
 def ready(**kwargs) -> MNIST1DDataModule:
@@ -119,15 +119,15 @@ def test_shuffle_permutation_is_a_seeded_permutation(paper):
 
 def test_validation_on_test_split_or_seeded_holdout(paper):
     assert torch.equal(ready().split("val")[0], ready().split("test")[0])
-    dm = ready(validation="holdout", holdout_size=300, seed=5)
+    dm = ready(validation="holdout", holdout_size=300, shuffle_seed=5)
     x_val, x_train = dm.split("val")[0], dm.split("train")[0]
     assert len(x_val) == 300 and len(x_train) == 3700
     every = {tuple(row) for row in paper.x_train.astype(np.float32).tolist()}
     val_rows = {tuple(row) for row in x_val.tolist()}
     train_rows = {tuple(row) for row in x_train.tolist()}
     assert not val_rows & train_rows and val_rows | train_rows == every
-    assert torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=5).split("val")[0])
-    assert not torch.equal(x_val, ready(validation="holdout", holdout_size=300, seed=6).split("val")[0])
+    assert torch.equal(x_val, ready(validation="holdout", holdout_size=300, shuffle_seed=5).split("val")[0])
+    assert not torch.equal(x_val, ready(validation="holdout", holdout_size=300, shuffle_seed=6).split("val")[0])
 
 
 def test_eval_train_adds_the_full_training_set_as_a_second_validation_loader():

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 from mnist1d_hf.cli import main
 from reference_oracle import reference_dataset
 
@@ -20,7 +20,7 @@ from reference_oracle import reference_dataset
 def test_generate_writes_the_variant_with_overrides(tmp_path):
     out = tmp_path / "data"
     assert main(["generate", "--variant", "shuffled", "--set", "max_translation=20", "--out", str(out)]) == 0
-    cfg = variant("shuffled", max_translation=20)
+    cfg = variant_config("shuffled", max_translation=20)
     assert json.loads((out / "config.json").read_text()) == cfg.to_dict()
     saved, expected = np.load(out / "mnist1d.npz"), generate(cfg)
     for name in ("x_train", "y_train", "x_test", "y_test", "t", "templates"):
@@ -32,7 +32,7 @@ def test_legacy_pickle_matches_the_reference_layout(tmp_path):
     assert main(["generate", "--format", "pkl", "--out", str(out)]) == 0
     with open(out / "mnist1d_data.pkl", "rb") as f:
         ours = pickle.load(f)
-    ref = reference_dataset(variant("standard"))
+    ref = reference_dataset(variant_config("standard"))
     assert set(ours) == set(ref)
     for name in ("x", "x_test", "y", "y_test", "t"):
         np.testing.assert_array_equal(ours[name], ref[name])

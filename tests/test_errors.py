@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lightning_modules import MNIST1DDataModule
+from lightning_modules.cli import build_cli
 from lightning_modules.cli import main as lightning_main
 from mnist1d_hf import load
 from mnist1d_hf.cli import main
-from mnist1d_hf.errors import (EXIT_BAD_INPUT, EXIT_IO, EXIT_TERMINATED, EXIT_TOO_LARGE, Terminated, TooLargeError,
-                               exit_code, one_line, terminate_on_sigterm)
+from mnist1d_hf.errors import (EXIT_BAD_INPUT, EXIT_IO, EXIT_TERMINATED, EXIT_TOO_LARGE, ConfigError, Terminated,
+                               TooLargeError, exit_code, one_line, terminate_on_sigterm)
 
 REPO = Path(__file__).resolve().parents[1]
 HUGE = "final_seq_length=1000000000"
@@ -94,6 +96,58 @@ def test_cli_py_exits_with_the_code(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def config_before_the_renames(tmp_path: Path, name: str) -> Path:
+    """``configs/<name>`` as it was written before ``data.seed`` became ``data.shuffle_seed`` and PoolingCNN's
+    ``variant`` became ``pooling``."""
+    text = (REPO / "configs" / name).read_text()
+    old = text.replace("  shuffle_seed: 0\n", "  seed: 0\n").replace("        pooling: max_pool\n",
+                                                                     "        variant: max_pool\n")
+    assert old != text
+    path = tmp_path / "old" / name
+    path.parent.mkdir()
+    path.write_text(old)
+    return path
+
+
+RENAMED_SEED = ("error: data.seed was renamed data.shuffle_seed: it seeds only the shuffles of training rows "
+                "(each epoch's batch order when not ordered, and the rows the holdout takes); the data's own seed "
+                "is data.overrides.seed, the init's seed_everything")
+RENAMED_POOLING = ("error: PoolingCNN's option variant was renamed pooling: the same values (no_pool, stride_2, "
+                   "max_pool, avg_pool, l2_pool); variant names the dataset (data.variant)")
+
+
+@pytest.mark.parametrize("config, extra, message", [
+    ("double_descent_mlp.yaml", [], RENAMED_SEED),  # an old config file
+    ("cli.yaml", ["--data.seed", "3"], RENAMED_SEED),  # the old option on the command line
+    ("cli.yaml", ["--data.seed=3"], RENAMED_SEED),
+    ("pooling.yaml", [], RENAMED_POOLING),
+    ("cli.yaml", ["--data.sed", "3"], "error: unrecognized arguments: --data.sed 3"),  # not a renamed option
+])
+def test_cli_py_names_the_new_option_of_a_renamed_one(tmp_path, capsys, monkeypatch, config, extra, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli.py"])
+    path = config_before_the_renames(tmp_path, config) if not extra else REPO / config
+    assert lightning_main(["fit", "--config", str(path), "--trainer.max_steps", "2", *extra]) == EXIT_BAD_INPUT
+    assert one_error_line(capsys.readouterr().err).startswith(message)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == (sorted(["old", config]) if not extra else [])
+
+
+def test_a_study_config_dict_with_a_renamed_option_raises_one_config_error(tmp_path):
+    old = yaml.safe_load(config_before_the_renames(tmp_path, "double_descent_mlp.yaml").read_text())
+    with pytest.raises(ConfigError) as err:
+        build_cli(old, run=False, exit_on_error=False)
+    assert f"error: {one_line(err.value)}" == RENAMED_SEED
+
+
+def test_cli_py_on_an_old_config_exits_with_one_line(tmp_path):
+    old = config_before_the_renames(tmp_path, "double_descent_mlp.yaml")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    run = subprocess.run([sys.executable, str(REPO / "cli.py"), "fit", "--config", str(old), "--trainer.max_steps",
+                          "2"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert run.returncode == EXIT_BAD_INPUT and one_error_line(run.stderr) == RENAMED_SEED and run.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
 # the DataModule -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, message", [
     ({"batch_size": "10"}, "batch_size='10' is invalid: allowed an integer >= 1"),
@@ -103,7 +157,7 @@ def test_cli_py_exits_with_the_code(tmp_path):
     ({"train_subset": 2.5}, "train_subset=2.5 is invalid: allowed None or an integer >= 1"),
     ({"train_subset": 4001}, "train_subset=4001 is invalid: allowed at most the 4000"),
     ({"permutation_seed": -1}, "permutation_seed=-1 is invalid: allowed an integer >= 0 and < 4294967296"),
-    ({"seed": 2**40}, "seed=1099511627776 is invalid"),
+    ({"shuffle_seed": 2**40}, "shuffle_seed=1099511627776 is invalid"),
     ({"ordered": "yes"}, "ordered='yes' is invalid: allowed true or false"),
     ({"permutation": "sideways"}, "permutation='sideways' is invalid"),
     ({"validation": "val"}, "validation='val' is invalid"),

@@ -7,12 +7,12 @@ import pytest
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
-from mnist1d_hf import VARIANTS, generate, load, variant
+from mnist1d_hf import VARIANTS, generate, load, variant_config
 from mnist1d_hf.builder import VERSION
 from mnist1d_hf.cli import main
 from mnist1d_hf.export import export
 
-CUSTOM = {"no_translation": variant("standard", max_translation=1)}
+CUSTOM = {"no_translation": variant_config("standard", max_translation=1)}
 CONFIGS = {**VARIANTS, **CUSTOM}
 
 
@@ -113,7 +113,7 @@ def test_cli_exports_a_custom_variant(tmp_path, cache, capsys):
     assert "exported near" in capsys.readouterr().out
     hub = load_dataset(str(out), "near", cache_dir=str(tmp_path / "c"))
     np.testing.assert_array_equal(columns(hub["test"])["x"],
-                                  generate(variant("shuffled", max_translation=20)).x_test.astype("f4"))
+                                  generate(variant_config("shuffled", max_translation=20)).x_test.astype("f4"))
     assert main(["export", "--set", "seed=1", "--out", str(tmp_path / "x")]) == 2
     assert "name it with --name" in capsys.readouterr().err
     assert main(["export", "--variants", "clean", "--name", "c", "--out", str(tmp_path / "y")]) == 2

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from mnist1d_hf import fast_masks, generate, variant
+from mnist1d_hf import fast_masks, generate, variant_config
 from mnist1d_hf.fast import STANDARDIZE_ROWS, fast_examples, standardize_rows
 from mnist1d_hf.fast_masks import BLOCK
 from mnist1d_hf.reference import reference_examples
@@ -19,7 +19,7 @@ def both(data):
 
 
 def test_output_does_not_depend_on_chunks_or_workers():
-    cfg = variant("shuffled", mode="fast", num_samples=3 * BLOCK + 500, label_noise=0.1)
+    cfg = variant_config("shuffled", mode="fast", num_samples=3 * BLOCK + 500, label_noise=0.1)
     runs = [generate(cfg, chunk_size=1), generate(cfg, chunk_size=2 * BLOCK + 1), generate(cfg, chunk_size=10**9),
             generate(cfg, chunk_size=BLOCK, workers=2), generate(cfg, workers=3), generate(cfg, workers=None)]
     for other in runs[1:]:
@@ -41,7 +41,7 @@ def test_an_error_in_a_block_stops_the_workers_and_propagates(monkeypatch):
         return 0.0, 0.0
 
     monkeypatch.setattr(fast_masks, "block_examples", failing)
-    cfg = variant("standard", mode="fast", num_samples=20 * BLOCK)
+    cfg = variant_config("standard", mode="fast", num_samples=20 * BLOCK)
     with pytest.raises(RuntimeError, match="block 2 failed"):
         generate(cfg, workers=2)
     assert 2 in started and len(started) < 20
@@ -60,7 +60,7 @@ def test_standardizing_a_few_rows_at_a_time_gives_the_bits_of_the_whole_array(ro
 
 
 def test_seeds_give_different_balanced_data_and_labels_follow_the_config():
-    a, b = generate(variant("standard", mode="fast", seed=1)), generate(variant("standard", mode="fast", seed=2))
+    a, b = generate(variant_config("standard", mode="fast", seed=1)), generate(variant_config("standard", mode="fast", seed=2))
     assert not np.allclose(a.x_train, b.x_train)
     x, y = both(a)
     np.testing.assert_array_equal(np.bincount(y), [500] * 10)
@@ -69,15 +69,15 @@ def test_seeds_give_different_balanced_data_and_labels_follow_the_config():
 
 
 def test_fast_is_a_different_stream_than_reference():
-    ref, fast = generate(variant("standard")), generate(variant("standard", mode="fast"))
+    ref, fast = generate(variant_config("standard")), generate(variant_config("standard", mode="fast"))
     assert not np.array_equal(ref.y_train, fast.y_train)
 
 
 def test_reference_mode_refuses_fast_options():
     with pytest.raises(ValueError, match="mode='fast' only"):
-        generate(variant("standard"), workers=2)
+        generate(variant_config("standard"), workers=2)
     with pytest.raises(ValueError, match="workers=0"):
-        generate(variant("standard", mode="fast"), workers=0)
+        generate(variant_config("standard", mode="fast"), workers=0)
 
 
 def unnormalized(cfg):
@@ -116,22 +116,22 @@ def agree(xr, yr, xf, yf):
 
 @pytest.mark.parametrize("name", ["standard", "clean"])  # shuffled: each mode draws its own column permutation
 def test_same_distribution_as_reference_mode(name):
-    cfg = variant(name, num_samples=50_000)
+    cfg = variant_config(name, num_samples=50_000)
     assert agree(*unnormalized(cfg), *unnormalized(cfg.replace(mode="fast")))
 
 
 def test_the_distribution_check_notices_a_changed_knob():
     """Each knob changed by an amount the check can see at N = 50,000: iid noise 0.02 -> 0.03 moves the stds by
     under 1%, within the check's 5 standard errors; 0.06 moves them by about 4%."""
-    cfg = variant("standard", num_samples=50_000)
+    cfg = variant_config("standard", num_samples=50_000)
     reference = unnormalized(cfg)
     for knob in [{"shear_scale": 1.0}, {"iid_noise_scale": 0.06}, {"corr_noise_scale": 0.3}]:
         assert not agree(*reference, *unnormalized(cfg.replace(mode="fast", **knob))), knob
 
 
 def test_label_noise_in_fast_mode():
-    clean = generate(variant("standard", mode="fast", num_samples=20_000))
-    noisy = generate(variant("standard", mode="fast", num_samples=20_000, label_noise=0.5))
+    clean = generate(variant_config("standard", mode="fast", num_samples=20_000))
+    noisy = generate(variant_config("standard", mode="fast", num_samples=20_000, label_noise=0.5))
     np.testing.assert_array_equal(noisy.x_train, clean.x_train)
     np.testing.assert_array_equal(noisy.y_test, clean.y_test)
     assert abs(np.mean(noisy.y_train != clean.y_train) - 0.45) < 0.02

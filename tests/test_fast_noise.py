@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from mnist1d_hf import fast, fast_masks, fast_rows, generate, variant
+from mnist1d_hf import fast, fast_masks, fast_rows, generate, variant_config
 from mnist1d_hf.fast import fast_examples
 from mnist1d_hf.fast_masks import BLOCK, distinct_rows, draw_block, mask_plan, noise_factors, noise_rank
 from mnist1d_hf.fast_streams import row_labels_and_columns
@@ -38,7 +38,7 @@ def covariance_by_the_reference_steps(cfg, mask):
     {"corr_noise_scale": 0.0, "iid_noise_scale": 0.0},  # no noise at all
 ])
 def test_each_masks_factor_gives_the_reference_covariance(overrides):
-    cfg = variant("standard", mode="fast", **overrides)
+    cfg = variant_config("standard", mode="fast", **overrides)
     d, length = cfg.dilated_length, cfg.final_seq_length
     rng = np.random.default_rng(0)
     masks = rng.random((6, d)) < 0.75
@@ -53,7 +53,7 @@ def test_each_masks_factor_gives_the_reference_covariance(overrides):
 
 
 def test_every_placement_has_the_reference_template_and_zero_mask():
-    cfg = variant("standard", mode="fast", padding=[30, 41], max_translation=30)
+    cfg = variant_config("standard", mode="fast", padding=[30, 41], max_translation=30)
     plan = mask_plan(cfg)
     low, high = cfg.padding
     table = dilated_templates(cfg, np.arange(low, high + 1))
@@ -86,7 +86,7 @@ def test_distinct_rows(columns):
 
 def test_blocks_draw_their_numbers_in_the_documented_order():
     """Scalars first, then the normals: the floor the bench times is exactly the block's stream."""
-    cfg = variant("standard", mode="fast", num_samples=20_000, seed=3)
+    cfg = variant_config("standard", mode="fast", num_samples=20_000, seed=3)
     pad, scale_u, shift, shear_u, normals = draw_block(cfg, 1, 100)
     g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(3, spawn_key=(3, 1))))
     np.testing.assert_array_equal(pad, g.integers(0, 25, 100))
@@ -99,7 +99,7 @@ def test_blocks_draw_their_numbers_in_the_documented_order():
 def test_the_stream_is_pinned():
     """A few values of a seed's dataset: any change to the stream (draws, their order, block size, factors)
     changes them. Written down when the per-mask stream was introduced; a tolerance allows BLAS rounding."""
-    data = generate(variant("standard", mode="fast", num_samples=2 * BLOCK + 100, seed=7))
+    data = generate(variant_config("standard", mode="fast", num_samples=2 * BLOCK + 100, seed=7))
     np.testing.assert_array_equal(data.y_train[:12], PINNED_LABELS)
     np.testing.assert_allclose(data.x_train[0, :6], PINNED_FIRST_ROW, rtol=1e-10)
     np.testing.assert_allclose(data.x_test[-1, -6:], PINNED_LAST_ROW, rtol=1e-10)
@@ -109,7 +109,7 @@ def test_the_stream_is_pinned():
 def test_labels_and_columns_are_todays():
     """The per-mask stream changed the signals only: labels and the column permutation come from the same global
     stream as before."""
-    cfg = variant("shuffled", mode="fast", num_samples=1000, seed=11)
+    cfg = variant_config("shuffled", mode="fast", num_samples=1000, seed=11)
     labels, columns = row_labels_and_columns(cfg)
     g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(11, spawn_key=(0,))))
     np.testing.assert_array_equal(labels, g.permutation(np.repeat(np.arange(10), 100)))
@@ -117,7 +117,7 @@ def test_labels_and_columns_are_todays():
 
 
 def test_moments_are_those_of_the_output():
-    cfg = variant("shuffled", mode="fast", num_samples=BLOCK + 777, seed=5)
+    cfg = variant_config("shuffled", mode="fast", num_samples=BLOCK + 777, seed=5)
     x, _, mean, std = fast_examples(cfg, chunk_size=1)
     assert mean == pytest.approx(x.mean(), rel=1e-12) and std == pytest.approx(x.std(), rel=1e-10)
 
@@ -141,7 +141,7 @@ def per_row_only(monkeypatch):
 
 def test_the_per_row_method_is_the_first_fast_stream(per_row_only):
     """Values of the default fast config (seed 7) written down from the fast mode before the per-mask method."""
-    cfg = variant("standard", mode="fast", seed=7)
+    cfg = variant_config("standard", mode="fast", seed=7)
     assert fast.method(cfg) is fast_rows
     data = generate(cfg)
     np.testing.assert_array_equal(data.y_train[:12], [1, 3, 1, 1, 9, 6, 4, 4, 3, 3, 0, 3])
@@ -156,10 +156,10 @@ def test_the_per_row_method_is_the_first_fast_stream(per_row_only):
 def test_long_sequences_with_wide_padding_use_the_per_row_method():
     """200 points from 150-300 padding: the per-mask tables would take about 650 MB; the per-row stream is kept,
     and its output is the same however it is computed."""
-    cfg = variant("standard", mode="fast", seed=7, final_seq_length=200, padding=[150, 300],
+    cfg = variant_config("standard", mode="fast", seed=7, final_seq_length=200, padding=[150, 300],
                   num_samples=2 * fast_rows.BLOCK + 300)
     assert fast_masks.table_bytes(cfg) > fast_masks.TABLES_BUDGET and fast.method(cfg) is fast_rows
-    default = variant("standard", mode="fast")
+    default = variant_config("standard", mode="fast")
     assert fast_masks.fits(default) and fast.method(default) is fast_masks
     runs = [generate(cfg), generate(cfg, chunk_size=1, workers=2)]
     for name in ("x_train", "y_train", "x_test", "y_test", "t"):
@@ -175,7 +175,7 @@ def test_long_sequences_with_wide_padding_use_the_per_row_method():
 def test_a_block_is_its_documented_recipe(overrides):
     """Rows sorted by (mask, placement, row) take the block's normals in turn; each row is its scaled template,
     minus its shear, plus its normals times its mask's factor; the rows land in their own places."""
-    cfg = variant("shuffled", mode="fast", seed=9, **overrides)
+    cfg = variant_config("shuffled", mode="fast", seed=9, **overrides)
     plan = mask_plan(cfg)
     labels = np.random.default_rng(0).integers(0, 10, 3000)
     columns = np.random.default_rng(1).permutation(cfg.final_seq_length)
@@ -204,7 +204,7 @@ def test_the_filter_matrix_and_templates_restated_without_scipy_are_the_referenc
     np.testing.assert_allclose(v @ fast_masks.gaussian_filter_matrix(d, reference.CORR_NOISE_SIGMA),
                                gaussian_filter1d(v, reference.CORR_NOISE_SIGMA, axis=1), rtol=0, atol=1e-15)
     assert (fast_masks.EPS, fast_masks.CORR_NOISE_SIGMA) == (reference.EPS, reference.CORR_NOISE_SIGMA)
-    cfg = variant("standard", mode="fast", padding=[0, max(0, d - 12)], template_len=min(12, d), max_translation=1)
+    cfg = variant_config("standard", mode="fast", padding=[0, max(0, d - 12)], template_len=min(12, d), max_translation=1)
     pads = np.arange(cfg.padding[0], cfg.padding[1] + 1)
     mine, theirs = fast_masks.dilated_templates(cfg, pads), reference.dilated_templates(cfg, pads)
     assert mine.keys() == theirs.keys()
@@ -214,7 +214,7 @@ def test_the_filter_matrix_and_templates_restated_without_scipy_are_the_referenc
 
 def test_the_per_mask_method_imports_no_scipy():
     """scipy.ndimage alone takes about half a second to import: as long as 500,000 examples."""
-    code = ("import sys; from mnist1d_hf import generate, variant; generate(variant('standard', mode='fast'));"
+    code = ("import sys; from mnist1d_hf import generate, variant_config; generate(variant_config('standard', mode='fast'));"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
@@ -229,7 +229,7 @@ def test_the_per_mask_method_imports_no_scipy():
 def test_a_masks_factor_does_not_depend_on_the_masks_computed_with_it(overrides):
     """Factors are computed when a block first needs them, so a mask's factor must be the same alone or in any
     batch, also when a batch mixes covariances Cholesky can factor and singular ones it cannot."""
-    cfg = variant("standard", mode="fast", **overrides)
+    cfg = variant_config("standard", mode="fast", **overrides)
     plan = mask_plan(cfg)
     together = noise_factors(cfg, plan.masks, plan.downsample)
     alone = np.concatenate([noise_factors(cfg, plan.masks[m:m + 1], plan.downsample) for m in range(len(plan.masks))])

@@ -102,19 +102,20 @@ POOLING_TABLE = [("no_pool", 800, 9_310), ("stride_2", 200, 3_310), ("max_pool",
                  ("avg_pool", 200, 3_310), ("l2_pool", 200, 3_310)]
 
 
-@pytest.mark.parametrize("variant, linear_in, params", POOLING_TABLE)
-def test_pooling_variants_match_the_papers_table(variant, linear_in, params):
-    net = PoolingCNN(variant)
+@pytest.mark.parametrize("pooling, linear_in, params", POOLING_TABLE)
+def test_pooling_nets_match_the_papers_table(pooling, linear_in, params):
+    net = PoolingCNN(pooling=pooling)
+    assert net.pooling == pooling
     assert net.readout.in_features == linear_in and count(net) == params
     assert net(torch.randn(3, 40)).shape == (3, 10)
 
 
-@pytest.mark.parametrize("variant", [v for v, _, _ in POOLING_TABLE])
-def test_pooling_variants_compute_the_papers_layers(variant):
-    net = PoolingCNN(variant)
-    stride = 2 if variant == "stride_2" else 1
+@pytest.mark.parametrize("pooling", [p for p, _, _ in POOLING_TABLE])
+def test_pooling_nets_compute_the_papers_layers(pooling):
+    net = PoolingCNN(pooling)
+    stride = 2 if pooling == "stride_2" else 1
     pool = {"max_pool": lambda h: F.max_pool1d(h, 2), "avg_pool": lambda h: F.avg_pool1d(h, 2),
-            "l2_pool": lambda h: F.lp_pool1d(h, 2, 2)}.get(variant, lambda h: h)
+            "l2_pool": lambda h: F.lp_pool1d(h, 2, 2)}.get(pooling, lambda h: h)
     (conv1, *_), (conv2, *_) = net.backbone.blocks
     x = torch.randn(4, 40)
     h = pool(torch.relu(F.conv1d(x[:, None], conv1.weight, conv1.bias, stride=stride, padding=1)))
@@ -145,7 +146,7 @@ def test_init_seed_shares_the_conv_init_and_leaves_the_run_generator_alone():
 
 
 def test_invalid_options_name_the_argument():
-    with pytest.raises(ValueError, match="variant='max'"):
+    with pytest.raises(ValueError, match="pooling='max'"):
         PoolingCNN("max")
     with pytest.raises(ValueError, match="pool='median'"):
         CNN(pool="median")

@@ -19,7 +19,7 @@ from datasets import load_dataset
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from mnist1d_hf import VARIANTS, generate, variant
+from mnist1d_hf import VARIANTS, generate, variant_config
 from mnist1d_hf.cli import main
 from mnist1d_hf.export import export
 from mnist1d_hf.publish import PublishError, publish, resolve_token
@@ -101,7 +101,7 @@ def first_export(tmp_path_factory, cache):
 
 @pytest.fixture(scope="module")
 def custom_export(tmp_path_factory, cache):
-    configs = {"no_translation": variant("standard", max_translation=1)}
+    configs = {"no_translation": variant_config("standard", max_translation=1)}
     return export(configs, tmp_path_factory.mktemp("custom") / "out", cache_dir=cache)
 
 
@@ -171,7 +171,7 @@ def test_adding_a_variant_keeps_the_configs_on_the_hub_and_merges_the_card(first
 
     # what is now on the Hub loads every config, old and new
     folder = hub.materialize(tmp_path / "repo")
-    for name, cfg in (("standard", VARIANTS["standard"]), ("no_translation", variant("standard", max_translation=1))):
+    for name, cfg in (("standard", VARIANTS["standard"]), ("no_translation", variant_config("standard", max_translation=1))):
         ds = load_dataset(str(folder), name, cache_dir=str(tmp_path / "c"))
         np.testing.assert_array_equal(ds["test"].with_format("numpy")[:]["x"], generate(cfg).x_test.astype("f4"))
 

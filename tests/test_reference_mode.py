@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mnist1d_hf import MNIST1DConfig, generate, variant
+from mnist1d_hf import MNIST1DConfig, generate, variant_config
 from reference_oracle import reference_dataset
 
 
@@ -25,20 +25,20 @@ def assert_same_as_reference(cfg: MNIST1DConfig) -> None:
 
 @pytest.mark.parametrize("name", ["standard", "shuffled", "clean"])
 def test_named_variants_match_the_reference(name):
-    assert_same_as_reference(variant(name))
+    assert_same_as_reference(variant_config(name))
 
 
 def test_label_noise_continues_the_reference_stream():
-    cfg = variant("standard", label_noise=0.3)
+    cfg = variant_config("standard", label_noise=0.3)
     assert_same_as_reference(cfg)
-    clean = generate(variant("standard"))
+    clean = generate(variant_config("standard"))
     changed = np.mean(generate(cfg).y_train != clean.y_train)
     assert 0.3 * 0.9 - 0.03 < changed < 0.3 * 0.9 + 0.03  # a tenth of the resampled labels stay the same
     np.testing.assert_array_equal(generate(cfg).y_test, clean.y_test)
 
 
 def test_the_papers_frozen_dataset():
-    data = generate(variant("standard"))
+    data = generate(variant_config("standard"))
     assert data.x_train.shape == (4000, 40) and data.x_test.shape == (1000, 40) and data.t.shape == (40,)
     assert data.y_train.dtype == np.int64
     np.testing.assert_array_equal(data.y_train[:5], [2, 6, 4, 5, 6])
@@ -66,7 +66,7 @@ def frozen_layout(data) -> dict:
 
 @pytest.mark.parametrize("name", ["y", "y_test", "t"])
 def test_labels_and_time_axis_are_the_frozen_files_whole_arrays(name):
-    assert sha256(frozen_layout(generate(variant("standard")))[name]) == FROZEN_SHA256[name]
+    assert sha256(frozen_layout(generate(variant_config("standard")))[name]) == FROZEN_SHA256[name]
 
 
 @pytest.mark.xfail(strict=True, reason="the frozen file was made with older numpy/scipy arithmetic: some values of "
@@ -74,13 +74,13 @@ def test_labels_and_time_axis_are_the_frozen_files_whole_arrays(name):
                                        "many depending on the numpy and scipy versions")
 @pytest.mark.parametrize("name", ["x", "x_test"])
 def test_float64_signals_are_the_frozen_files(name):
-    assert sha256(frozen_layout(generate(variant("standard")))[name]) == FROZEN_SHA256[name]
+    assert sha256(frozen_layout(generate(variant_config("standard")))[name]) == FROZEN_SHA256[name]
 
 
 def test_float32_signals_cannot_differ_from_the_frozen_file():
     """Every float64 value is more than 1e-14 (2,000 ulps) from a float32 rounding boundary, so any array within
     that of ours, value by value (a file differing in the last bits is), rounds to the same float32 array."""
-    data = generate(variant("standard"))
+    data = generate(variant_config("standard"))
     for x in (data.x_train, data.x_test):
         f32 = x.astype(np.float32)
         up = np.nextafter(f32, np.float32(np.inf)).astype(np.float64)
@@ -93,7 +93,7 @@ def test_float32_signals_cannot_differ_from_the_frozen_file():
 
 
 def test_exact_split_sizes_with_a_count():
-    cfg = variant("standard", num_samples=1010, train_split=1000)
+    cfg = variant_config("standard", num_samples=1010, train_split=1000)
     data = generate(cfg)
     assert (len(data.y_train), len(data.y_test)) == (1000, 10)
     assert_same_as_reference(cfg)

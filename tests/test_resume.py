@@ -28,7 +28,7 @@ def classifier_config(ordered: bool) -> dict:
                   "init_args": {"net": {"class_path": "lightning_modules.nets.MLP",
                                         "init_args": {"hidden_size": 32}}}},
         "data": {"variant": "standard", "overrides": {"num_samples": 1000}, "train_subset": SUBSET,
-                 "batch_size": BATCH, "ordered": ordered, "seed": 3},
+                 "batch_size": BATCH, "ordered": ordered, "shuffle_seed": 3},
     }
 
 
@@ -46,7 +46,7 @@ def _fit(ordered: bool, root, ckpt_path: str | None = None, checkpoint_every: di
     L.seed_everything(0, verbose=False)
     model = Classifier(MLP(hidden_size=16))
     data = MNIST1DDataModule(overrides={"num_samples": 500}, train_subset=120, batch_size=50, ordered=ordered,
-                             seed=1)
+                             shuffle_seed=1)
     losses: list[tuple[int, float]] = []
 
     class RecordLoss(L.Callback):

@@ -16,7 +16,7 @@ SUBSET, BATCH = 250, 50  # 5 batches an epoch
 
 def data(ordered: bool) -> dict:
     return {"variant": "standard", "overrides": {"num_samples": 1000}, "train_subset": SUBSET,
-            "batch_size": BATCH, "ordered": ordered, "seed": 3}
+            "batch_size": BATCH, "ordered": ordered, "shuffle_seed": 3}
 
 
 def test_a_lottery_search_killed_mid_round_resumes_bit_identical(tmp_path):

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from lightning_modules.ssl.probes import (OnlineProbes, dead_fraction, evaluate_layers, fit_logistic_regression,
                                           knn_accuracy, linear_probe_accuracy, standardize)
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -48,7 +48,7 @@ def test_logistic_regression_reaches_the_optimum_of_its_objective():
 
 
 def test_linear_accuracy_on_raw_mnist1d_is_the_papers_32_8_percent():
-    data = generate(variant("standard"))
+    data = generate(variant_config("standard"))
     accuracy = linear_probe_accuracy(torch.tensor(data.x_train), torch.tensor(data.y_train),
                                      torch.tensor(data.x_test), torch.tensor(data.y_test))
     assert accuracy == pytest.approx(0.328, abs=0.005)

@@ -76,7 +76,7 @@ def test_the_protocol_is_the_full_grid_the_issue_asks_for():
         assert run.task == FIT
         assert config["trainer"]["max_steps"] == (80_000 if name == "mlp_mse_long" else 20_000)
         assert config["trainer"]["val_check_interval"] == config["trainer"]["max_steps"]
-        assert config["seed_everything"] == config["data"]["seed"] == run.tags["seed"]
+        assert config["seed_everything"] == config["data"]["shuffle_seed"] == run.tags["seed"]
         assert config["data"]["variant"] == "double_descent" and config["data"]["eval_train"]
         assert config["data"].get("overrides") == ({"label_noise": 0} if name == "mlp_clean" else None)
         assert config["model"]["init_args"]["loss"] == ("mse" if name.startswith("mlp_mse") else "cross_entropy")

@@ -40,7 +40,7 @@ def test_runs_are_seed_major_with_the_seed_in_training_and_data():
         (1, "default"), (1, "no_projector"), (1, "deep_projector")]
     for run in runs:
         config = run.config
-        assert config["seed_everything"] == config["data"]["seed"] == run.tags["seed"]
+        assert config["seed_everything"] == config["data"]["shuffle_seed"] == run.tags["seed"]
         assert config["trainer"]["max_epochs"] == 200 and config["trainer"]["logger"] is False
         assert config["model"]["init_args"]["evaluate_at_fit_end"] is False  # evaluated once, by the task
         assert config["model"]["init_args"]["lr"] == 0.01 and config["data"]["batch_size"] == 100

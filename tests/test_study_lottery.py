@@ -80,7 +80,7 @@ def former_retrain(config: dict, found: dict) -> list[float]:
     from lightning_modules import Classifier
     from lightning_modules.lottery import KeepMasks, load_ticket, prune
     from lightning_modules.nets import MLP
-    from mnist1d_hf import generate, variant
+    from mnist1d_hf import generate, variant_config
 
     cli, spec = config["cli"], config["ticket"]
     torch.manual_seed(cli["seed_everything"] if spec["init"] == "fresh" else 0)
@@ -96,7 +96,7 @@ def former_retrain(config: dict, found: dict) -> list[float]:
         masks = found["masks"] if spec["masks"] == "ticket" else {n: torch.ones_like(m)
                                                                 for n, m in found["masks"].items()}
     load_ticket(model, masks, init, strict=True)
-    data = generate(variant("standard", seed=43))
+    data = generate(variant_config("standard", seed=43))
     order = np.asarray(position_permutation(cli["data"]["permutation"], 40))
     x_train, x_test = (torch.as_tensor(np.asarray(x, dtype=np.float32)[:, order]) for x in (data.x_train, data.x_test))
     y_train, y_test = (torch.as_tensor(np.asarray(y, dtype=np.int64)) for y in (data.y_train, data.y_test))

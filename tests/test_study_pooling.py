@@ -8,10 +8,10 @@ import json
 import pytest
 
 from experiments import study
-from experiments.pooling import PAPER, SIZES, VARIANTS, Pooling, dataset_overrides, paired_seeds, pooling_claims
+from experiments.pooling import PAPER, POOLINGS, SIZES, Pooling, dataset_overrides, paired_seeds, pooling_claims
 from experiments.runner import report, run_study
 from experiments.verdicts import FAILS, HOLDS, INCONCLUSIVE
-from mnist1d_hf import generate, variant
+from mnist1d_hf import generate, variant_config
 
 
 def seeded(table, offsets=(0.0, 0.1, 0.2)):
@@ -26,25 +26,25 @@ def verdict(acc, starts, applicable=True):
     return found
 
 
-def changed(size, variant_name, values):
+def changed(size, pooling, values):
     """The paper's numbers in three seeds, with one cell replaced by one value per seed."""
     acc = seeded(PAPER)
-    acc[size][variant_name] = dict(enumerate(values))
+    acc[size][pooling] = dict(enumerate(values))
     return acc
 
 
 def test_every_size_is_its_own_dataset_with_1000_test_examples():
-    data = generate(variant("large", **dataset_overrides(1000)))
+    data = generate(variant_config("large", **dataset_overrides(1000)))
     assert (len(data.x_train), len(data.x_test)) == (1000, 1000)
-    assert variant("large", **dataset_overrides(50000)) == variant("large")  # the largest size is `large`
+    assert variant_config("large", **dataset_overrides(50000)) == variant_config("large")  # the largest size is `large`
     assert [dataset_overrides(s)["num_samples"] for s in SIZES] == [2000, 3000, 6000, 11000, 21000, 51000]
     with pytest.raises(ValueError, match="train_size=0"):
         dataset_overrides(0)
 
 
-def test_runs_cover_variants_sizes_and_seeds_seed_first():
+def test_runs_cover_poolings_sizes_and_seeds_seed_first():
     runs = Pooling().runs(quick=False, seeds=[0, 1, 2])
-    assert len(runs) == len(VARIANTS) * len(SIZES) * 3 == len({r.key for r in runs})
+    assert len(runs) == len(POOLINGS) * len(SIZES) * 3 == len({r.key for r in runs})
     assert [r.tags["seed"] for r in runs[:30]] == [0] * 30  # every cell's first seed before any second one
     config = runs[-1].config
     assert config["trainer"]["max_steps"] == 6000 and config["trainer"]["val_check_interval"] == 100

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from mnist1d_hf import generate, load, variant
+from mnist1d_hf import generate, load, variant_config
 
 
 def test_with_format_torch_into_a_dataloader(tmp_path):
@@ -15,7 +15,7 @@ def test_with_format_torch_into_a_dataloader(tmp_path):
     first = batches[0]
     assert first["x"].shape == (100, 40) and first["x"].dtype == torch.float32
     assert first["y"].shape == (100,) and first["y"].dtype == torch.int64
-    data = generate(variant("standard"))
+    data = generate(variant_config("standard"))
     x = torch.cat([b["x"] for b in batches]).numpy()
     y = torch.cat([b["y"] for b in batches]).numpy()
     np.testing.assert_array_equal(x, data.x_train.astype(np.float32))

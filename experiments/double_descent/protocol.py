@@ -1,7 +1,7 @@
 """The double-descent protocol: the curves (a config, a width axis, the widths, the seeds) and their runs.
 
 Every point is ``configs/double_descent_{mlp,cnn}.yaml`` with one width and one seed S (``seed_everything`` S,
-``data.seed`` S), trained by ``experiments.tasks:fit`` and evaluated once, after the last step.
+``data.shuffle_seed`` S), trained by ``experiments.tasks:fit`` and evaluated once, after the last step.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def point_config(curve: Curve, width: int, seed: int, steps: int) -> dict[str, A
     """The LightningCLI config of one point: the curve's config with its width, seed and step count; evaluated
     once, after the last step (only the final numbers are the result)."""
     config = override(load_config(curve.config), **dict(curve.overrides), **{
-        f"model.init_args.net.init_args.{curve.width_option}": width, "seed_everything": seed, "data.seed": seed,
+        f"model.init_args.net.init_args.{curve.width_option}": width, "seed_everything": seed,
+        "data.shuffle_seed": seed,
         "trainer.max_steps": steps, "trainer.val_check_interval": steps})
     return fit_run({}, config).config
 
