@@ -1,4 +1,5 @@
-"""What populations save: K = 8 CNN seeds trained at once vs 8 sequential single runs, and K = 1 vs ``Classifier``.
+"""What populations save: K = 8 CNN seeds trained at once vs 8 sequential single runs, K = 1 vs ``Classifier``, and
+a double-descent point's seeds (each with its own batch order) as one population vs its single runs.
 
 Every side runs the Table 1 CNN protocol exactly as the ``table1`` study does: ``configs/cnn.yaml`` (Adam lr 1e-2,
 batch 100, ordered cycling batches, loss and accuracy on the full test split and the full training set every 250
@@ -14,18 +15,29 @@ The two sides of each comparison alternate over the repetitions (the machine is 
 seed's final test accuracy on both sides (they agree: member k is the single run with seed k). Targets:
 population / sequential <= 0.35, and population_k1 / classifier about 1 (no regression).
 
+The double-descent comparison (``--only double_descent``) times the study's own jobs: the MLP of width
+``--dd-width`` on the noisy curve, seeds 0 to ``--dd-seeds`` - 1 (each seed is ``seed_everything`` S and the data
+module's batch-order seed S), ``--dd-steps`` steps, evaluated after the last; ``plan`` makes the population job
+(each member on its own seed's batches) and each side runs its jobs in this process exactly as a runner's worker
+does (``backends.execute``). It records each seed's final test and train error on both sides.
+
     python bench/population.py [--steps 2000] [--repeats 3] [--members 8] [--threads 1]
+    python bench/population.py --only double_descent [--dd-width 47] [--dd-seeds 3] [--dd-steps 20000]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from datetime import datetime, timezone
 from typing import Any
 
 from alternating import alternate, bench_parser, parse_and_configure, timed
-from experiments.runs import fit_run, load_config, override
+from experiments.backends import execute
+from experiments.double_descent.protocol import CURVE, point_config
+from experiments.runner import plan, split
+from experiments.runs import Run, fit_run, load_config, override
 from experiments.tasks import fit
 from lightning_modules.population import member_metrics, population_config
 from results_file import RESULTS, write_results
@@ -49,6 +61,30 @@ def single_runs(members: int, steps: int, eval_every: int) -> list[float]:
             for seed in range(members)]
 
 
+def double_descent_runs(width: int, seeds: int, steps: int) -> list[Run]:
+    """The noisy MLP curve's runs at ``width`` for seeds 0 to ``seeds`` - 1, as the study declares them."""
+    return [Run({"seed": seed}, point_config(CURVE["mlp_noisy"], width, seed, steps)) for seed in range(seeds)]
+
+
+def errors(result: dict[str, Any]) -> list[float]:
+    """Final test error and train error (%) of one run's result."""
+    return [100 * result["final"]["val/error"], 100 * result["final"]["train_eval/error"]]
+
+
+def dd_population(width: int, seeds: int, steps: int) -> list[list[float]]:
+    """The point's seeds as the runner's population job; each member's [test error, train error] (%)."""
+    [job] = plan(double_descent_runs(width, seeds, steps))
+    if job.seeds is None or len(job.members) != seeds:
+        raise RuntimeError(f"the double-descent point did not become one population: {job.label}")
+    finished, _ = execute(job.task, job.config)
+    return [errors(result) for _, result in split(job, finished.result)]
+
+
+def dd_single_runs(width: int, seeds: int, steps: int) -> list[list[float]]:
+    """The point's seeds as single runs, one after the other; each run's [test error, train error] (%)."""
+    return [errors(execute(run.task, run.config)[0].result) for run in double_descent_runs(width, seeds, steps)]
+
+
 class Log:
     """Every side's final accuracies, and the progress line of each timed side."""
 
@@ -59,6 +95,16 @@ class Log:
         self.accuracies.setdefault(name, []).append(accuracies)
         return (f"{name:13s} {seconds:7.1f} s  final test accuracy per seed "
                 f"{', '.join(f'{a:.1f}' for a in accuracies)} %")
+
+    def describe_errors(self, name: str, seconds: float, per_seed: list[list[float]]) -> str:
+        self.accuracies.setdefault(name, []).append(per_seed)
+        return (f"{name:13s} {seconds:7.1f} s  final test / train error per seed "
+                f"{', '.join(f'{test:.2f} / {train:.2f}' for test, train in per_seed)} %  load {load()}")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (``uptime``): the machine is shared."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def summary(what: str, times: dict[str, list[float]], target: str, accuracies: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +123,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--members", type=int, default=8)
-    parser.add_argument("--only", choices=("population", "k1"), default=None,
-                        help="run one of the two comparisons; the other's last measurement stays in the results file")
+    parser.add_argument("--only", choices=("population", "k1", "double_descent"), default=None,
+                        help="run one of the comparisons; the others' last measurements stay in the results file")
+    parser.add_argument("--dd-width", type=int, default=47)
+    parser.add_argument("--dd-seeds", type=int, default=3)
+    parser.add_argument("--dd-steps", type=int, default=20_000)
     args = parse_and_configure(parser)
     k, steps, every = args.members, args.steps, args.eval_every
 
-    timed(population_run, 2, 50, 25)  # warm-up: imports, first-call allocations, vmap's first trace
-    timed(single_runs, 1, 50, 25)
+    if args.only in (None, "population", "k1"):
+        timed(population_run, 2, 50, 25)  # warm-up: imports, first-call allocations, vmap's first trace
+        timed(single_runs, 1, 50, 25)
     log = Log()
     pick = lambda *names: {name: log.accuracies[name] for name in names}  # noqa: E731
     command = (f"python bench/population.py --steps {steps} --repeats {args.repeats} --members {k} "
@@ -101,13 +151,31 @@ def main() -> None:
         measured["k1_vs_classifier"] = summary(
             "one CNN seed: PopulationClassifier(population=1) / Classifier, time", one, "about 1 (no regression)",
             pick("population_k1", "classifier")) | {"command": command + (" --only k1" if args.only else "")}
+    if args.only in (None, "double_descent"):
+        width, seeds, dd_steps = args.dd_width, args.dd_seeds, args.dd_steps
+        timed(dd_population, width, seeds, 40)  # warm-up
+        timed(dd_single_runs, width, seeds, 40)
+        before = load()
+        point = alternate(("population", dd_population, (width, seeds, dd_steps)),
+                          ("single_runs", dd_single_runs, (width, seeds, dd_steps)), args.repeats,
+                          log.describe_errors)
+        measured["double_descent_point"] = summary(
+            f"double descent, noisy MLP n={width}, seeds 0-{seeds - 1} (each its own batch order): the runner's "
+            f"population job / {seeds} single runs, time", point, "< 1",
+            {name: log.accuracies[name] for name in ("population", "single_runs")}) | {
+            "command": f"python bench/population.py --only double_descent --dd-width {width} --dd-seeds {seeds} "
+                       f"--dd-steps {dd_steps} --repeats {args.repeats} --threads {args.threads}",
+            "protocol": f"configs/double_descent_mlp.yaml at hidden_size {width}, {dd_steps} steps, as the study "
+                        "declares each seed; both sides in this process through backends.execute",
+            "errors_are": "per repetition, per seed: [final test error %, final train error %]",
+            "load_average_1_5_15_min": {"before": before, "after": load()}}
     path = RESULTS / "population.json"
     earlier = json.loads(path.read_text()) if args.only and path.is_file() else {}
+    kept = ("population_vs_sequential", "k1_vs_classifier", "double_descent_point")
     write_results("population", {
         "protocol": f"configs/cnn.yaml through experiments.tasks.fit, {steps} steps, evaluation every {every}",
         "repetitions": args.repeats, "steps": steps, "torch_threads": args.threads,
-        **{name: earlier[name] for name in ("population_vs_sequential", "k1_vs_classifier") if name in earlier},
-        **measured})
+        **{name: earlier[name] for name in kept if name in earlier}, **measured})
 
 
 if __name__ == "__main__":

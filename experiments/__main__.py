@@ -65,9 +65,12 @@ def parser() -> argparse.ArgumentParser:
                                       "cores; with --backend ray: as many as the cluster takes)")
             command.add_argument("--backend", choices=("local", "ray"), default="local")
             command.add_argument("--address", help="Ray cluster address for --backend ray (auto, HOST:PORT)")
-            command.add_argument("--populations", action="store_true",
+            command.add_argument("--populations", action=argparse.BooleanOptionalAction, default=False,
                                  help="train each point's missing seeds at once as one population where the "
-                                      "network allows it (each seed is still stored as its own run)")
+                                      "network allows it, each member on its own seed's batches (each seed is "
+                                      "still stored as its own run, under its own key). Off by default: a "
+                                      "member matches its single run only to float rounding, which long runs "
+                                      "amplify (docs/populations.md)")
             command.add_argument("--rerun-before", metavar="COMMIT",
                                  help="also run again the stored runs made by code older than this git commit "
                                       "(and those whose code is unknown)")

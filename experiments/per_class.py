@@ -62,6 +62,13 @@ def per_class_errors(predicted: Sequence[int], labels: Sequence[int], num_classe
 def predict_checkpoint(config: Mapping[str, Any], checkpoint: str | Path) -> dict[str, Any]:
     """``per_class_errors`` of a checkpoint on the test split of ``config``'s data, predicted through the
     model's ``predict_step`` (class probabilities) as ``python cli.py predict --ckpt_path`` does."""
+    probabilities, labels = predict_test_split(config, checkpoint)
+    return per_class_errors(probabilities.argmax(-1).tolist(), labels.tolist(), probabilities.shape[-1])
+
+
+def predict_test_split(config: Mapping[str, Any], checkpoint: str | Path):
+    """The class probabilities ``predict_step`` gives for every test example from ``checkpoint`` ((N, classes),
+    or (K, N, classes) for a population's K members), and the test labels."""
     import torch
 
     from .tasks import build
@@ -71,12 +78,13 @@ def predict_checkpoint(config: Mapping[str, Any], checkpoint: str | Path) -> dic
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     quiet = fit_run({}, config).config  # no logger, progress bar or checkpoint callback
     cli = build(quiet)
-    probabilities = torch.cat(cli.trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=str(checkpoint)))
+    batches = cli.trainer.predict(cli.model, datamodule=cli.datamodule, ckpt_path=str(checkpoint))
+    probabilities = torch.cat(batches, dim=-2)  # examples are the second-to-last axis, members the first
     labels = cli.datamodule.split("test")[1]
-    if probabilities.shape[0] != len(labels):
-        raise ValueError(f"checkpoint {checkpoint} predicted {probabilities.shape[0]} rows for a test split of "
+    if probabilities.shape[-2] != len(labels):
+        raise ValueError(f"checkpoint {checkpoint} predicted {probabilities.shape[-2]} rows for a test split of "
                          f"{len(labels)}: the config's data is not the checkpoint's")
-    return per_class_errors(probabilities.argmax(-1).tolist(), labels.tolist(), probabilities.shape[-1])
+    return probabilities, labels
 
 
 def train_to_checkpoint(config: dict[str, Any], checkpoint: str | Path) -> int:
@@ -96,6 +104,21 @@ def train_and_predict(config: dict[str, Any]) -> dict[str, Any]:
         checkpoint = Path(folder) / "last.ckpt"
         steps = train_to_checkpoint(config, checkpoint)
         return {**predict_checkpoint(config, checkpoint), "steps": steps}
+
+
+def train_and_predict_population(config: dict[str, Any]) -> dict[str, Any]:
+    """``train_and_predict`` of a population config (the runner's ``population_config``): one fit of every member,
+    one checkpoint, each member's test predictions from it; ``{"members": [...]}``, member k's result as its
+    single run's."""
+    with tempfile.TemporaryDirectory(prefix="per_class-") as folder:
+        checkpoint = Path(folder) / "last.ckpt"
+        steps = train_to_checkpoint(config, checkpoint)
+        probabilities, labels = predict_test_split(config, checkpoint)
+    return {"members": [{**per_class_errors(member.argmax(-1).tolist(), labels.tolist(), member.shape[-1]),
+                         "steps": steps} for member in probabilities]}
+
+
+train_and_predict.population = "experiments.per_class:train_and_predict_population"  # type: ignore[attr-defined]
 
 
 def class_errors(results: Results, model: str) -> list[list[float]]:

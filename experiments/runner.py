@@ -174,9 +174,9 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
     artifacts are not stored; return counts of run and skipped runs.
 
     Runs that need others start as soon as those are stored (stages in dependency order, in parallel within
-    and across stages). With ``populations``, the missing seeds of each point train at once as one
-    ``PopulationClassifier`` where the network allows it (see ``plan``); every seed is still stored as its own
-    run. ``rerun_before``: also run again the stored runs made by code older than that git commit.
+    and across stages). With ``populations``, the missing seeds of each point train at once as
+    one ``PopulationClassifier`` where the network allows it (see ``plan``); every seed is still stored as its
+    own run, under its own key. ``rerun_before``: also run again the stored runs made by code older than that git commit.
     """
     stores = Stores(study, quick, seeds, out)
     runs = declared_runs(study, quick, seeds)
@@ -264,40 +264,63 @@ def upstream_first(missing: Sequence[Run], unavailable: Callable[[Run], bool]) -
     return ordered
 
 
-def plan(runs: Sequence[Run], populations: bool) -> list[Job]:
-    """The jobs that execute ``runs``: one each, or with ``populations`` one population job for every group of
-    ``fit`` runs whose configs (and needed runs) differ only in ``seed_everything`` and whose network ``vmap``
-    can batch (others, like the GRU, stay separate runs)."""
+def plan(runs: Sequence[Run], populations: bool = True) -> list[Job]:
+    """The jobs that execute ``runs``: with ``populations`` one population job for every group of
+    runs that differ only by their seeds, each of the others a job of its own; without, one job per run.
+
+    Runs pool when their task has a population form (``tasks.population_task``), they need the same runs, and
+    their configs differ only in ``seed_everything`` and the data module's batch-order seed (each member then
+    trains on its own single run's batches, ``lightning_modules.member_batches``), and ``population_config``
+    accepts them: a network ``vmap`` can batch (the GRU's seeds stay separate runs), seeds that do not repeat,
+    per-member batch orders only where the seed changes nothing but the training batches.
+    """
     if not populations:
         return [Job.of(run) for run in runs]
+    from lightning_modules.member_batches import BATCH_ORDER_SEED, batch_order_seed
     from lightning_modules.population import population_config
 
+    from .tasks import population_task
+
+    forms: dict[str, str | None] = {}
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        rest = {k: v for k, v in run.config.items() if k != "seed_everything"}
-        poolable = run.task == FIT and "seed_everything" in run.config and not run.needs
-        groups.setdefault(json.dumps(rest, sort_keys=True) if poolable else run.key, []).append(run)
+        if run.task not in forms:
+            forms[run.task] = population_task(run.task)
+        data = run.config.get("data")
+        poolable = forms[run.task] is not None and "seed_everything" in run.config and isinstance(data, dict)
+        if not poolable:
+            groups[run.key] = [run]
+            continue
+        rest = {**{k: v for k, v in run.config.items() if k != "seed_everything"},
+                "data": {k: v for k, v in data.items() if k != BATCH_ORDER_SEED}}
+        point = json.dumps({"task": run.task, "config": rest, "needs": [r.key for r in run.needs]}, sort_keys=True)
+        groups.setdefault(point, []).append(run)
     jobs = []
     for group in groups.values():
-        seeds = tuple(int(run.config.get("seed_everything", 0)) for run in group)
         config = None
-        if len(group) > 1 and group[0].task == FIT:
+        if len(group) > 1:
+            seeds = tuple(int(run.config["seed_everything"]) for run in group)
+            batch_seeds = [batch_order_seed(run.config["data"]) for run in group]
             try:
-                config = population_config(group[0].config, seeds)
-            except ValueError:  # a network vmap cannot batch, or not a Classifier: separate runs
+                config = population_config(group[0].config, seeds,
+                                           batch_seeds if len(set(batch_seeds)) > 1 else None)
+            except ValueError:  # a network vmap cannot batch, a callback for one network, ...: separate runs
                 config = None
-        jobs += [Job(FIT, config, tuple(group), seeds)] if config else [Job.of(run) for run in group]
+        jobs += ([Job(forms[group[0].task], config, tuple(group), seeds)] if config
+                 else [Job.of(run) for run in group])
     return jobs
 
 
 def split(job: Job, result: dict[str, Any]) -> list[tuple[Run, dict[str, Any]]]:
-    """Each run of a finished job with its own result, under a single run's metric names."""
+    """Each run of a finished job with its own result: a population task returns ``{"members": [...]}``, one
+    result per member in ``job.members`` order, each under a single run's names."""
     if job.seeds is None:
         return [(job.members[0], result)]
-    from lightning_modules.population import member_results
-
-    per_seed = member_results(result, job.seeds)
-    return [(run, per_seed[seed]) for run, seed in zip(job.members, job.seeds)]
+    members = result.get("members")
+    if not isinstance(members, list) or len(members) != len(job.members):
+        raise ValueError(f"population job {job.label} returned {len(members) if isinstance(members, list) else 'no'} "
+                         f"member results: expected {len(job.members)}")
+    return list(zip(job.members, members))
 
 
 def _backend(name: str, jobs: list[Job], workers: int | None, address: str | None,

@@ -92,3 +92,24 @@ def fit(config: dict[str, Any]) -> dict[str, Any]:
     train(config, [history])
     final = {k: v for k, v in history.rows[-1].items() if not (isinstance(v, float) and math.isnan(v))}
     return {"history": history.rows, "final": final}
+
+
+def fit_population(config: dict[str, Any]) -> dict[str, Any]:
+    """``fit`` of a population config (``population_config``): ``{"members": [...]}``, member k's result under a
+    single run's names, as ``fit`` of its own config returns it."""
+    from lightning_modules.population import member_results
+
+    seeds = config["model"]["init_args"]["seeds"]
+    per_seed = member_results(fit(config), seeds)
+    return {"members": [per_seed[int(seed)] for seed in seeds]}
+
+
+# A task whose runs can train as one population names its population form here: a task of the population
+# config (``population_config`` of the first member's config, the members' seeds) that returns
+# ``{"members": [...]}``, one result per member in seed order.
+fit.population = "experiments.tasks:fit_population"  # type: ignore[attr-defined]
+
+
+def population_task(task: str) -> str | None:
+    """The population form of ``task`` (the ``population`` attribute of its function), or None if it has none."""
+    return getattr(resolve(task), "population", None)

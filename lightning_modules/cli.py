@@ -32,6 +32,7 @@ from mnist1d_hf.errors import (EXIT_BAD_INPUT, ConfigError, Terminated, TooLarge
 
 from .checkpoint_io import use_sibling_checkpoints
 from .data import MNIST1DDataModule
+from .member_batches import MemberBatchesData
 from .progress import progress_for
 from .renamed import renamed_option
 from .resume import resolve_ckpt_path, shown
@@ -61,6 +62,15 @@ class MNIST1DCLI(LightningCLI):
         threads = self.config.get(self.subcommand, self.config).get("torch_threads")
         if threads is not None:
             torch.set_num_threads(threads)
+
+    def instantiate_classes(self) -> None:
+        """The configured classes; a population whose members have batch orders of their own (``batch_seeds``)
+        gets the data module wrapped so that member k trains on its own single run's batches
+        (``member_batches``)."""
+        super().instantiate_classes()
+        batch_seeds = getattr(self.model, "batch_seeds", None)
+        if batch_seeds is not None:
+            self.datamodule = MemberBatchesData(self.datamodule, batch_seeds)
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         """The configured Trainer, whose local checkpoints are written atomically (``checkpoint_io``); from the

@@ -6,11 +6,13 @@ them under ``vmap`` (``BoundNetwork``) pays that overhead once for all K; the ar
 
 Member k is the single run with seed ``seeds[k]``: its network is built by calling ``net()`` right after
 ``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config says
-``seed_everything: seeds[k]``), and the loss is the sum of the members' losses, so member k's gradient is its own
-loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
-independent run's trajectory on the same batches, up to floating-point rounding: linear layers gave the single
-run's numbers bit for bit in our tests, but vmap batches convolutions differently, so a CNN's gradients differ in the last
-bits, and over thousands of Adam steps such differences grow into a different (equally distributed) run.
+``seed_everything: seeds[k]``), it trains on that run's batches (shared by all members, or with ``batch_seeds``
+member k's own: those of the data module with batch-order seed ``batch_seeds[k]``, see ``member_batches``), and
+the loss is the sum of the members' losses, so member k's gradient is its own loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
+independent run's trajectory on the same batches, up to floating-point rounding: vmap's batched matrix products
+round in their own order, so an MLP member and its single run differ in the last bits (1e-7 after 200 SGD steps in
+our tests), and vmap batches convolutions differently, so over thousands of Adam steps a CNN member's rounding
+differences grow into a different (equally distributed) run.
 A population of one uses no vmap and is the single run exactly. What would couple members is refused:
 
 - optimizers that are not elementwise (LBFGS's line search, Adafactor's factored moments, ...);
@@ -48,6 +50,7 @@ from torch.func import stack_module_state, vmap
 from torchmetrics import Metric
 
 from .classifier import PAPER_LR, Batch, LossName, check_loss, classification_loss
+from .member_batches import member_batches_refusal
 
 ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
     torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad,
@@ -55,6 +58,10 @@ ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
 SPLITS = ("val", "train_eval", "test")
 METRICS = ("loss", "acc", "error")
 MEMBER_NAME = re.compile(r"^(?P<metric>.+)/member_(?P<k>\d+)$")
+# callbacks that neither act on the network nor decide on one monitored value, so they serve a population as
+# they serve a single run
+SAFE_CALLBACKS = ("ModelCheckpoint", "LearningRateMonitor", "TQDMProgressBar", "RichProgressBar", "ModelSummary",
+                  "RichModelSummary", "Timer")
 SEPARATE_RUNS = "train its seeds as separate runs (one `cli.py fit` with `seed_everything: k` per seed)"
 
 
@@ -136,6 +143,9 @@ class PopulationClassifier(L.LightningModule):
             It must be elementwise (``ELEMENTWISE_OPTIMIZERS``).
         num_classes: number of classes.
         loss: ``cross_entropy`` or ``mse``, as ``Classifier``'s ``loss``.
+        batch_seeds: member k trains on the batches of the single run whose data module has batch-order seed
+            ``batch_seeds[k]`` (``member_batches.MemberBatchesData``, which ``MNIST1DCLI`` puts around the data
+            module); None: every member trains on the data module's own batches.
 
     ``forward`` returns (K, N, classes) logits, ``predict_step`` (K, N, classes) probabilities. The stacked
     parameters live in ``self.stacked``, a copy of the network whose every parameter has a leading member axis
@@ -145,7 +155,7 @@ class PopulationClassifier(L.LightningModule):
 
     def __init__(self, net: Callable[[], nn.Module], population: int | None = None, seeds: list[int] | None = None,
                  optimizer: OptimizerCallable | None = None, num_classes: int = 10,
-                 loss: LossName = "cross_entropy") -> None:
+                 loss: LossName = "cross_entropy", batch_seeds: list[int] | None = None) -> None:
         super().__init__()
         if isinstance(net, nn.Module):
             raise TypeError(f"net={type(net).__name__}(...) is a built network: pass what builds one (the class, "
@@ -158,10 +168,16 @@ class PopulationClassifier(L.LightningModule):
             raise ValueError(f"seeds={seeds} has {len(seeds)} entries: expected population={population}")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
+        if batch_seeds is not None:
+            batch_seeds = [int(s) for s in batch_seeds]
+            if len(batch_seeds) != population:
+                raise ValueError(f"batch_seeds={batch_seeds} has {len(batch_seeds)} entries: expected "
+                                 f"population={population}, one per member")
         # the builders are code, not data: a checkpoint keeps plain values (loadable with weights_only) and
         # load_from_checkpoint takes net= (and optimizer= to train on)
         self.save_hyperparameters(ignore=["net", "optimizer"])
         self.hparams["seeds"] = seeds
+        self.batch_seeds = batch_seeds
         self.make_net, self.seeds, self.optimizer, self.loss = net, seeds, optimizer, check_loss(loss)
 
         members = [build_member(net, seed) for seed in seeds]
@@ -180,19 +196,28 @@ class PopulationClassifier(L.LightningModule):
         self._evaluated: list[str] = []
 
     # the vectorized network ------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(K, N, classes) logits: every member on the same (N, L) inputs."""
+    def forward(self, x: torch.Tensor, per_member: bool = False) -> torch.Tensor:
+        """(K, N, classes) logits: every member on the same (N, L) inputs, or with ``per_member`` member k on
+        ``x[k]`` of (K, N, L) inputs."""
         tensors = self._bound.tensors()
         if self.population == 1:  # one member needs no vmap, whose per-call cost a single run would not pay
-            return self._bound({name: value[0] for name, value in tensors.items()}, x).unsqueeze(0)
-        return vmap(self._bound, in_dims=(0, None))(tensors, x)
+            return self._bound({name: value[0] for name, value in tensors.items()},
+                               x[0] if per_member else x).unsqueeze(0)
+        return vmap(self._bound, in_dims=(0, 0 if per_member else None))(tensors, x)
 
-    def per_member(self, fn: Callable[[torch.Tensor], torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
-        """``fn`` of each member's (N, classes) logits, stacked: computed as each single run computes it."""
-        return fn(logits[0]).unsqueeze(0) if self.population == 1 else vmap(fn)(logits)
+    def per_member(self, fn: Callable[..., torch.Tensor], logits: torch.Tensor,
+                   y: torch.Tensor | None = None) -> torch.Tensor:
+        """``fn`` of each member's (N, classes) logits (and its (N,) labels: ``y[k]`` of (K, N) labels), stacked:
+        computed as each single run computes it."""
+        if y is None:
+            return fn(logits[0]).unsqueeze(0) if self.population == 1 else vmap(fn)(logits)
+        return fn(logits[0], y[0]).unsqueeze(0) if self.population == 1 else vmap(fn)(logits, y)
 
     def member_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """(K,) batch-mean losses."""
+        """(K,) batch-mean losses against shared (N,) or per-member (K, N) labels."""
+        if y.dim() == 2:
+            return self.per_member(lambda member_logits, member_y: classification_loss(member_logits, member_y,
+                                                                                      self.loss), logits, y)
         return self.per_member(lambda member_logits: classification_loss(member_logits, y, self.loss), logits)
 
     # members out -----------------------------------------------------------------------------------------
@@ -233,10 +258,15 @@ class PopulationClassifier(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
+        per_member = self.batch_seeds is not None
+        if per_member and (y.dim() != 2 or y.shape[0] != self.population):
+            raise ValueError(f"batch_seeds={self.batch_seeds} needs per-member training batches of labels shaped "
+                             f"({self.population}, N); got {tuple(y.shape)}: wrap the data module in "
+                             "member_batches.MemberBatchesData(data, batch_seeds) (MNIST1DCLI does)")
+        logits = self(x, per_member)
         losses = self.member_losses(logits, y)
         if self.trainer.logger is not None and (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            accuracies = (logits.detach().argmax(-1) == y).float().mean(-1)
+            accuracies = (logits.detach().argmax(-1) == y).float().mean(-1)  # y: (N,) or (K, N)
             self._log_members("train/loss", losses.detach(), prog_bar=True)
             self._log_members("train/acc", accuracies)
         return losses.sum()  # each member's gradient is its own loss's
@@ -367,19 +397,31 @@ def member_results(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[int,
             for k, seed in enumerate(seeds)}
 
 
-def population_config(config: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
+def population_config(config: Mapping[str, Any], seeds: Sequence[int],
+                      batch_seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """A LightningCLI config dict that trains ``seeds`` of a single-run ``Classifier`` config as one population.
 
-    Member k of the result is the run of ``config`` with ``seed_everything: seeds[k]`` (every other option as
-    given, including the data module's own ``seed``: all members see the same batches), so the seeds must be the
-    only thing that differs between the runs being merged. Raises ValueError when the config's network cannot
-    be trained as a population (``population_refusal``). ``member_results`` splits the run's result by seed.
+    Member k of the result is the run of ``config`` with ``seed_everything: seeds[k]`` and, with ``batch_seeds``,
+    the data module's batch-order seed ``batch_seeds[k]`` (``member_batches.BATCH_ORDER_SEED``); every other
+    option as given (without ``batch_seeds`` the data module's own seed too: all members see the same batches).
+    So these must be the only things that differ between the runs being merged. Raises ValueError when the runs
+    cannot be one population: a network ``vmap`` cannot batch (``population_refusal``), repeated seeds, per-member
+    batch seeds the data options do not allow (``member_batches_refusal``) or a callback that would act on one
+    network (only ``SAFE_CALLBACKS`` are kept). ``member_results`` splits the run's result by seed.
     """
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
     model = config.get("model") or {}
     class_path = model.get("class_path", "")
     if class_path.rsplit(".", 1)[-1] != "Classifier":
         raise ValueError(f"model.class_path={class_path!r}: only lightning_modules.Classifier configs become "
                          "populations")
+    callbacks = [str(c.get("class_path", "")) for c in (config.get("trainer") or {}).get("callbacks") or []]
+    unsafe = [name for name in callbacks if name.rsplit(".", 1)[-1] not in SAFE_CALLBACKS]
+    if unsafe:
+        raise ValueError(f"trainer.callbacks {unsafe} act on a single network or on one monitored value, which a "
+                         f"population does not have; allowed: {list(SAFE_CALLBACKS)}, or {SEPARATE_RUNS}")
     net = (model.get("init_args") or {}).get("net") or {}
     module_name, _, class_name = str(net.get("class_path", "")).rpartition(".")
     net_class = getattr(importlib.import_module(module_name), class_name)
@@ -388,6 +430,15 @@ def population_config(config: Mapping[str, Any], seeds: Sequence[int]) -> dict[s
     refusal = population_refusal(probe)
     if refusal:
         raise ValueError(refusal)
-    init_args = {**model.get("init_args", {}), "population": len(seeds), "seeds": [int(s) for s in seeds]}
+    init_args = {**model.get("init_args", {}), "population": len(seeds), "seeds": seeds}
+    if batch_seeds is not None:
+        batch_seeds = [int(s) for s in batch_seeds]
+        if len(batch_seeds) != len(seeds):
+            raise ValueError(f"batch_seeds={batch_seeds} has {len(batch_seeds)} entries: expected one per seed "
+                             f"of {seeds}")
+        refusal = member_batches_refusal(config.get("data"), batch_seeds)
+        if refusal:
+            raise ValueError(refusal)
+        init_args["batch_seeds"] = batch_seeds
     return {**copy.deepcopy(dict(config)),
             "model": {"class_path": "lightning_modules.PopulationClassifier", "init_args": copy.deepcopy(init_args)}}

@@ -102,3 +102,24 @@ def test_quick_study_end_to_end_and_the_checkpoint_command(tmp_path, capsys):
     assert f"| 2 | {cnn['count'][2]} | {cnn['error'][2]:.1f} | 11.9 |" in printed
     with pytest.raises(FileNotFoundError, match="does not exist"):
         predict_checkpoint(config, tmp_path / "missing.ckpt")
+
+
+def test_the_seeds_of_a_model_train_as_one_population_and_each_member_predicts_as_its_single_run():
+    """The MLP's seeds pool by default (``train_and_predict_population``): member k's per-class errors and
+    confusion matrix are those of seed k's own run; the GRU's seeds stay separate runs."""
+    from experiments.backends import execute
+    from experiments.runner import plan, split
+
+    chosen = study("per_class")
+    tiny = {"trainer.max_steps": 12, "trainer.val_check_interval": 12, "data.train_subset": 300}
+    runs = [run for run in chosen.runs(quick=True, seeds=[0, 1]) if run.tags["model"] in ("mlp", "gru")]
+    jobs = plan(runs)
+    assert sorted((job.members[0].tags["model"], job.seeds) for job in jobs) == [
+        ("gru", None), ("gru", None), ("mlp", (0, 1))]
+    [job] = [job for job in jobs if job.seeds is not None]
+    job = type(job)(job.task, override(job.config, **tiny), job.members, job.seeds)
+    finished, _ = execute(job.task, job.config)
+    for run, result in split(job, finished.result):
+        single, _ = execute(run.task, override(run.config, **tiny))
+        assert result == single.result and result["steps"] == 12
+    assert finished.result["members"][0]["confusion"] != finished.result["members"][1]["confusion"]
