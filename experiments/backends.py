@@ -2,7 +2,10 @@
 ``(job, result, seconds)`` as they finish; the driver, never a worker, writes the store, so workers need no shared
 file system.
 
-``local`` is a pool of processes on this machine (spawned, each pinned to one torch thread), the default.
+``local`` is a pool of processes on this machine (each pinned to one torch thread), the default. Its workers are
+forked from a fork server that imported torch and Lightning once, where the platform has one (Linux, macOS): a
+pool of N workers pays those seconds of imports once instead of N times, and later pools of the same process
+(several sweeps from one script or notebook, a test session) start at once. Elsewhere they are spawned.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import inspect
 import multiprocessing
 import os
+import select
 import signal
-import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,29 +64,43 @@ def execute(task: str, config: dict[str, Any], upstream: tuple[Upstream, ...] = 
     return Finished(produced, {}, environment()), seconds
 
 
-def _start_worker() -> None:
-    """One thread per worker; Ctrl-C is the driver's to handle (it stops the workers); a worker ends with its
-    driver even when the driver is killed outright; and no line per run for Lightning 2.6's use of a torch API
-    that torch 2.13 deprecates (nothing a user can act on)."""
+def _start_worker(environment: dict[str, str], driver: int) -> None:
+    """The driver's environment variables as they are now (a forked worker would otherwise see the fork
+    server's, from when it started); one thread per worker; Ctrl-C is the driver's to handle (it stops the
+    workers); a worker ends with its driver (process id ``driver``) even when the driver is killed outright; its
+    progress bars (disabled ones too) take no named semaphore; and no line per run for Lightning 2.6's use of a
+    torch API that torch 2.13 deprecates (nothing a user can act on)."""
+    os.environ.clear()
+    os.environ.update(environment)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _end_with_parent()
+    _end_with_driver(driver)
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())  # not tqdm's default cross-process lock: a named semaphore that a stopped
+    # worker would leave registered ("leaked semaphore objects"); a worker's progress bars are its own
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
-def _end_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a
-    no-op, and the driver's own handlers stop the workers."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
+def _end_with_driver(driver: int) -> None:
+    """End this process when the process ``driver`` ends, killed outright or not: a thread waits on a pidfd of
+    the driver (Linux 5.3 or later; a worker forked by the fork server is not the driver's child) and then sends
+    SIGKILL, since nothing is left to store a result, and Lightning turns a SIGTERM during ``fit`` into a
+    graceful stop after which the worker would wait for work forever. Elsewhere a no-op, and the driver's own
+    handlers stop the workers."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
+        pidfd = os.pidfd_open(driver)
+    except ProcessLookupError:  # the driver died before this worker started
+        os.kill(os.getpid(), signal.SIGKILL)
         return
-    if os.getppid() == 1:  # the driver died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+    except (AttributeError, OSError):  # not Linux, or a kernel without pidfd
+        return
+
+    def wait_for_the_driver() -> None:
+        select.select([pidfd], [], [])  # readable once the driver has exited
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=wait_for_the_driver, name="end-with-driver", daemon=True).start()
 
 
 def as_is(job: Job) -> Job:
@@ -139,8 +157,8 @@ def local(jobs: Sequence[Job], workers: int, prepare: Callable[[Job], Job | None
     """
     if workers < 1:
         raise ValueError(f"workers={workers}: expected at least 1")
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_start_worker,
+                               initargs=(dict(os.environ), os.getpid()))
     stopped = False
     try:
         yield from as_finished(jobs, lambda job: pool.submit(execute, job.task, job.config, job.upstream,
@@ -155,11 +173,27 @@ def local(jobs: Sequence[Job], workers: int, prepare: Callable[[Job], Job | None
         pool.shutdown(wait=not stopped, cancel_futures=True)
 
 
+PRELOADED = ("torch", "lightning")  # seconds of imports every run needs; third-party, so the same in any checkout
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork server where the platform has one, started (once per process) with ``PRELOADED`` imported;
+    otherwise spawn. The code of the checkout is imported by each worker, never by the server, so a worker
+    runs the driver's code (``sys.path`` and the working directory are the driver's, as with spawn)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOADED))
+    return context
+
+
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool's worker processes now (the executor has no public way to stop a running task)."""
+    """Stop a pool's worker processes now (the executor has no public way to stop a running task). SIGKILL, not
+    SIGTERM: Lightning turns a SIGTERM during ``fit`` into a graceful stop after the step, and the worker would
+    then wait for its next job instead of ending; an unfinished run is not stored either way."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
-        process.terminate()
+        process.kill()
     for process in processes:
         process.join(timeout=10)
 

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -72,6 +73,27 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 _STATE = pytest.StashKey[str | None]()
+
+
+@pytest.fixture
+def cli_main(monkeypatch):
+    """``cli_main(*args, cwd=folder)``: ``python cli.py ARGS`` run from ``folder`` in this process, through
+    ``lightning_modules.cli.main`` (all that ``cli.py`` runs), without the seconds a new process spends importing
+    torch and Lightning; returns the exit code. The working directory and torch's thread count are restored."""
+    import torch
+
+    from lightning_modules.cli import main
+
+    def run(*args: str, cwd: Path) -> int:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["cli.py"])
+        threads = torch.get_num_threads()
+        try:
+            return main(list(args))
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ Use ``kill_and_resume(config, tmp_path, kill_after_step=k)``: it writes ``config
 without callbacks or logger) to YAML and runs, each in its own process,
 
 1. an uninterrupted ``fit`` (in this process, through ``build_cli``: the same code as ``cli.py``);
-2. the same ``fit`` in a subprocess, killed with SIGKILL by this process once the checkpoint of step
+2. the same ``fit`` in a subprocess (``cli.py``), killed with SIGKILL by this process once the checkpoint of step
    ``kill_after_step`` is complete (``ModelCheckpoint(every_n_train_steps=every, save_last=True)``);
    ``SlowSteps`` makes every step sleep a little, so the kill lands mid-run and never during a file write;
-3. ``fit --ckpt_path last`` in the killed run's checkpoint folder, to the end.
+3. ``fit --ckpt_path last`` in the killed run's checkpoint folder, to the end (in this process, like 1: only the
+   killed run needs a process of its own).
 
 It returns both runs' final checkpoints and logged metrics (``RunResult``); ``assert_identical`` compares
 them: every tensor of the model, optimizer and callback states, the loops' counters, and every metric value the
@@ -86,11 +87,6 @@ def _cli(config_path: Path, *extra: str) -> subprocess.Popen:
                             text=True)
 
 
-def _finish(process: subprocess.Popen, timeout: float = 240) -> None:
-    out, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, f"cli.py fit failed ({process.returncode}):\n{err[-3000:]}"
-
-
 def _metrics(log_dir: Path) -> dict[tuple[int, str], str]:
     path = log_dir / "metrics.csv"
     if not path.is_file():
@@ -108,23 +104,30 @@ def _load(path: Path) -> dict[str, Any]:
 def run_uninterrupted(config: dict[str, Any], root: Path, every: int = 1) -> RunResult:
     """One ``fit`` from start to end, checkpointing like the interrupted run, through the same CLI class as
     ``cli.py`` but in this process (it saves a process start; the killed run is the one that needs a process)."""
-    from lightning_modules.cli import build_cli
-
     root.mkdir(parents=True, exist_ok=True)
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "logs", every, slow=0)))
+    fit_in_process(path)
+    return RunResult(_load(root / "ckpt" / "last.ckpt"), _metrics(root / "logs"))
+
+
+def fit_in_process(config_path: Path, *extra: str) -> None:
+    """``cli.py fit --config config_path *extra`` in this process (``build_cli``, what ``cli.py`` runs), leaving
+    torch's thread count as it was."""
+    from lightning_modules.cli import build_cli
+
     threads = torch.get_num_threads()
     try:
-        build_cli(["fit", "--config", str(path)])
+        build_cli(["fit", "--config", str(config_path), *extra])
     finally:
         torch.set_num_threads(threads)
-    return RunResult(_load(root / "ckpt" / "last.ckpt"), _metrics(root / "logs"))
 
 
 def run_killed_and_resumed(config: dict[str, Any], root: Path, kill_after_step: int, every: int = 1,
                            slow: float = 0.1, timeout: float = 240) -> RunResult:
     """``cli.py fit`` killed with SIGKILL once step ``kill_after_step``'s checkpoint is complete (the first
-    heartbeat of a later step), while it sleeps between steps; then resumed with ``--ckpt_path last``."""
+    heartbeat of a later step), while it sleeps between steps; then resumed with ``--ckpt_path last`` (in this
+    process)."""
     root.mkdir(parents=True, exist_ok=True)
     killed_config = root / "killed.yaml"
     killed_config.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "killed_logs", every,
@@ -144,7 +147,7 @@ def run_killed_and_resumed(config: dict[str, Any], root: Path, kill_after_step: 
     resumed_config = root / "resumed.yaml"
     resumed_config.write_text(yaml.safe_dump(_with_checkpoints(config, root / "ckpt", root / "resumed_logs", every,
                                                                slow=0)))
-    _finish(_cli(resumed_config, "--ckpt_path", "last"))
+    fit_in_process(resumed_config, "--ckpt_path", "last")
     return RunResult(_load(root / "ckpt" / "last.ckpt"), _metrics(root / "resumed_logs"), killed_at)
 
 

@@ -1,4 +1,5 @@
-"""The command line as a user runs it: fit then test from YAML in a subprocess, and every config parses."""
+"""The command line as a user runs it: fit from YAML in a subprocess with its output piped to a file, then test
+the best checkpoint (in this process, through ``cli.py``'s ``main``), and every config parses."""
 
 import csv
 import subprocess
@@ -22,7 +23,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
-def test_fit_then_test_best_checkpoint_from_yaml(tmp_path):
+def test_fit_then_test_best_checkpoint_from_yaml(tmp_path, cli_main, capsys):
     """Output piped to a file, as a job's log: progress is a line per tenth of the run, not a redrawn bar, and
     fit ends by saying where its checkpoints and logs went."""
     short = ["--config", str(ROOT / "cli.yaml"), "--trainer.max_steps", "60", "--trainer.val_check_interval", "20"]
@@ -44,8 +45,9 @@ def test_fit_then_test_best_checkpoint_from_yaml(tmp_path):
     for noise in ("v_num", "/-2", "litlogger", "LeafSpec", "Traceback"):
         assert noise not in fit.stdout + fit.stderr, noise
 
-    test = run_cli("test", *short, "--ckpt_path", "best", cwd=tmp_path)
-    assert "--ckpt_path best: lightning_logs/cli/version_0/checkpoints/best.ckpt" in test.stdout
+    capsys.readouterr()
+    assert cli_main("test", *short, "--ckpt_path", "best", cwd=tmp_path) == 0
+    assert "--ckpt_path best: lightning_logs/cli/version_0/checkpoints/best.ckpt" in capsys.readouterr().out
     with open(tmp_path / "lightning_logs" / "cli" / "version_1" / "metrics.csv") as f:
         reported = [float(row["test/acc"]) for row in csv.DictReader(f) if row["test/acc"]]
     # the number the CLI reports is the best checkpoint's accuracy on the full test split

@@ -1,4 +1,8 @@
-"""Two CPU processes under DDP (gloo): disjoint training shards, one permutation, synced weights and metrics."""
+"""Two CPU processes under DDP (gloo): disjoint training shards, one permutation, synced weights and metrics.
+
+The processes are forked (``ddp_fork``): spawned ones would each import torch and Lightning again, for seconds,
+and the launcher is not what this test is about (``test_ssl_ddp`` and ``test_multinode`` start real ``cli.py``
+processes)."""
 
 import logging
 
@@ -33,7 +37,7 @@ class RecordRank(L.Callback):
 
 def test_two_processes_train_disjoint_shards_of_one_permuted_dataset(tmp_path):
     data = dict(permutation="shuffle", permutation_seed=3)
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=20, val_check_interval=20,
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", max_steps=20, val_check_interval=20,
                         check_val_every_n_epoch=None, num_sanity_val_steps=0, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[RecordRank(str(tmp_path))])

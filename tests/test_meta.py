@@ -2,8 +2,6 @@
 against finite differences, exact resume of both outer loops, the learned activation, and the configs via cli.py."""
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -269,29 +267,24 @@ def test_piecewise_fit_recovers_a_piecewise_linear_function_and_the_reference_fi
         PiecewiseLinear([1.0, 0.0], [1, 1, 1], [0, 0, 0])
 
 
-def run_cli(*args, cwd):
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
 def metrics(folder):
     with open(folder / "version_0" / "metrics.csv") as f:
         return list(csv.DictReader(f))
 
 
-def test_learning_rate_config_runs_two_outer_steps_through_the_cli(tmp_path):
-    run_cli("fit", "--config", str(ROOT / "configs/metalearn_lr.yaml"), "--trainer.max_steps", "2", cwd=tmp_path)
+def test_learning_rate_config_runs_two_outer_steps_through_the_cli(tmp_path, cli_main):
+    assert cli_main("fit", "--config", str(ROOT / "configs/metalearn_lr.yaml"), "--trainer.max_steps", "2",
+                    cwd=tmp_path) == 0
     rows = metrics(tmp_path / "lightning_logs" / "metalearn_lr")
     assert float(rows[0]["meta/lr"]) == 1.5
     assert len(rows) == 2 and float(rows[1]["meta/lr"]) == pytest.approx(float(rows[0]["meta/lr_next"]))
     assert float(rows[1]["meta/lr"]) < 1.5  # from 1.5 the rate comes down (the paper's trajectory)
 
 
-def test_activation_config_runs_two_outer_steps_through_the_cli(tmp_path):
+def test_activation_config_runs_two_outer_steps_through_the_cli(tmp_path, cli_main):
     small = ["--model.init_args.inner_steps", "12", "--model.init_args.meta_window", "8"]
-    run_cli("fit", "--config", str(ROOT / "configs/metalearn_activation.yaml"), "--trainer.max_steps", "2", *small,
-            cwd=tmp_path)
+    assert cli_main("fit", "--config", str(ROOT / "configs/metalearn_activation.yaml"), "--trainer.max_steps", "2",
+                    *small, cwd=tmp_path) == 0
     rows = metrics(tmp_path / "lightning_logs" / "metalearn_activation")
     assert len(rows) == 2 and all(float(r["meta/grad_norm"]) > 0 for r in rows)
     last = tmp_path / "lightning_logs" / "metalearn_activation" / "version_0" / "checkpoints" / "last.ckpt"

@@ -1,6 +1,7 @@
 """One run across two nodes: two ``cli.py fit`` launchers with node ranks 0 and 1 (master on 127.0.0.1, gloo), as a
 cluster scheduler would start them, train exactly like one process on the global batch — the classifier, and
-SimCLR with its negatives gathered across the nodes."""
+SimCLR with its negatives gathered across the nodes. The one process is a fit in the test's own process, through
+the same CLI class as ``cli.py``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
+from resume_helpers import fit_in_process
 import torch
 import yaml
 
@@ -66,7 +68,7 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
 ], ids=["classifier", "simclr"])
 def test_two_nodes_train_like_one_process_on_the_global_batch(base, changes, tmp_path):
     single = tmp_path / "single"
-    finish(launch(write_config(base, single, batch_size=100, nodes=1, **changes), {}))
+    fit_in_process(write_config(base, single, batch_size=100, nodes=1, **changes))
 
     port = str(free_port())
     nodes = []

@@ -81,16 +81,16 @@ def test_quick_study_on_a_ray_cluster_equals_the_local_backend(cluster, tmp_path
 DRIVER = textwrap.dedent("""
     import sys
     sys.path[:0] = [{tests!r}, {root!r}]
-    from test_runner import Tiny
+    from tiny_study import Tiny
     from experiments.runner import run_study
     counts = run_study(Tiny(), workers=1, out={out!r}, backend="ray", address={address!r}, progress=False)
     print("ran {{ran}}, skipped {{skipped}}".format(**counts))
 """)
 
 
-def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
+def a_killed_driver_resumes(address: str, tmp_path: Path) -> None:
     out = tmp_path / "store"
-    script = DRIVER.format(tests=str(TESTS), root=str(ROOT), out=str(out), address=cluster)
+    script = DRIVER.format(tests=str(TESTS), root=str(ROOT), out=str(out), address=address)
     before = kill_sweep_after_first_run([sys.executable, "-c", script], out, tmp_path, ENV)
     assert 1 <= len(before) <= 4
 
@@ -101,7 +101,7 @@ def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
     after = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
     assert len(after) == 4 and {k: after[k] for k in before} == before
 
-    from test_runner import Tiny
+    from tiny_study import Tiny
     run_study(Tiny(), workers=1, out=tmp_path / "local", progress=False)
     assert results_by_key(out) == results_by_key(tmp_path / "local")
 
@@ -128,12 +128,12 @@ STAGED = textwrap.dedent("""
 """)
 
 
-def test_staged_runs_on_ray_get_their_upstream_through_the_driver(cluster, tmp_path):
+def staged_runs_get_their_upstream_through_the_driver(address: str, tmp_path: Path) -> None:
     """Workers run in Ray's copy of the checkout, not the driver's folder, and read no store: each ``use`` run
     gets its ``make`` run's artifact from the driver, and the store equals the local backend's."""
     from staged_tasks import Staged
 
-    script = STAGED.format(tests=str(TESTS), root=str(ROOT), out=str(tmp_path / "ray"), address=cluster)
+    script = STAGED.format(tests=str(TESTS), root=str(ROOT), out=str(tmp_path / "ray"), address=address)
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -146,3 +146,13 @@ def test_staged_runs_on_ray_get_their_upstream_through_the_driver(cluster, tmp_p
         assert Path(result["cwd"]) not in (tmp_path, ROOT)  # the worker's own folder
     made = next(p for p in (tmp_path / "ray" / "runs").iterdir() if p.is_dir())
     assert (made / "blob.bin").read_bytes() == (tmp_path / "local" / "runs" / made.name / "blob.bin").read_bytes()
+
+
+def test_a_killed_driver_resumes_and_staged_runs_get_their_upstream_on_the_cluster(cluster, tmp_path):
+    """Two drivers' jobs on one cluster (a cluster takes seconds to start, and test processes take turns with
+    it): a driver killed after its first stored run resumes with the missing runs only, and equals the local
+    backend; then a two-stage study gets each upstream artifact through the driver."""
+    (tmp_path / "killed").mkdir()
+    a_killed_driver_resumes(cluster, tmp_path / "killed")
+    (tmp_path / "staged").mkdir()
+    staged_runs_get_their_upstream_through_the_driver(cluster, tmp_path / "staged")

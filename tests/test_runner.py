@@ -12,42 +12,13 @@ from pathlib import Path
 
 import pytest
 from resume_helpers import kill_sweep_after_first_run
+from tiny_study import Tiny
 
 from experiments import backends
 from experiments.backends import RunFailed
-from experiments.runner import Claim, Results, Study, report, run_study
+from experiments.runner import report, run_study
 from experiments.runs import FIT, ROOT, Run, fit_run, load_config, merge, override
-from experiments.verdicts import HOLDS, Verdict
 from lightning_modules.member_batches import BATCH_ORDER_SEED
-
-TINY = {"trainer.max_steps": 12, "trainer.val_check_interval": 6, "data.train_subset": 300}
-
-
-class Tiny(Study):
-    """A two-model, two-seed study of 12 steps, for testing the runner."""
-
-    name = "tiny"
-    title = "tiny"
-    seeds = (0, 1)
-
-    def __init__(self, bad: bool = False) -> None:
-        self.bad = bad
-
-    def runs(self, quick, seeds):
-        runs = []
-        for model in ("logistic", "mlp"):
-            base = override(load_config(f"configs/{model}.yaml"), **TINY)
-            if self.bad and model == "mlp":
-                base = override(base, **{"data.batch_size": 0})
-            runs += [fit_run({"model": model, "seed": s}, override(base, seed_everything=s)) for s in seeds]
-        return runs
-
-    def table(self, results: Results, quick: bool) -> str:
-        acc = results.values(lambda r: 100 * r["final"]["val/acc"], model="logistic")
-        return f"logistic accuracy: {', '.join(f'{a:.2f}' for a in acc)}"
-
-    def claims(self, results, quick):
-        return [Claim.judged("logistic learns something", Verdict(HOLDS, "x"), "y", applicable=not quick)]
 
 
 def stored(root: Path) -> dict[str, str]:

@@ -1,7 +1,5 @@
 """LightningCLI users switch the logger to TensorBoard from the command line; event files are written."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,13 @@ pytest.importorskip("tensorboard")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_fit_with_the_tensorboard_logger_writes_event_files(tmp_path):
+def test_fit_with_the_tensorboard_logger_writes_event_files(tmp_path, cli_main):
     logs = tmp_path / "tb"
     args = ["fit", "--config", str(ROOT / "cli.yaml"), "--trainer.max_steps", "20",
             "--trainer.val_check_interval", "10", "--trainer.enable_progress_bar", "false",
             "--trainer.logger", "lightning.pytorch.loggers.TensorBoardLogger",
             "--trainer.logger.save_dir", str(logs)]
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert cli_main(*args, cwd=tmp_path) == 0
     events = list(logs.rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
