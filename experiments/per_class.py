@@ -62,7 +62,11 @@ def per_class_errors(predicted: Sequence[int], labels: Sequence[int], num_classe
 def predict_checkpoint(config: Mapping[str, Any], checkpoint: str | Path) -> dict[str, Any]:
     """``per_class_errors`` of a checkpoint on the test split of ``config``'s data, predicted through the
     model's ``predict_step`` (class probabilities) as ``python cli.py predict --ckpt_path`` does."""
-    probabilities, labels = predict_test_split(config, checkpoint)
+    return predicted_errors(*predict_test_split(config, checkpoint))
+
+
+def predicted_errors(probabilities, labels) -> dict[str, Any]:
+    """``per_class_errors`` of one network's (N, classes) test probabilities against the (N,) labels."""
     return per_class_errors(probabilities.argmax(-1).tolist(), labels.tolist(), probabilities.shape[-1])
 
 
@@ -100,22 +104,25 @@ def train_to_checkpoint(config: dict[str, Any], checkpoint: str | Path) -> int:
 def train_and_predict(config: dict[str, Any]) -> dict[str, Any]:
     """The runner's task: fit ``config``, save its final checkpoint into a temporary folder, predict the test split
     from that file, and delete it; per-class errors, the confusion matrix and the steps trained."""
-    with tempfile.TemporaryDirectory(prefix="per_class-") as folder:
-        checkpoint = Path(folder) / "last.ckpt"
-        steps = train_to_checkpoint(config, checkpoint)
-        return {**predict_checkpoint(config, checkpoint), "steps": steps}
+    probabilities, labels, steps = _trained_test_predictions(config)
+    return {**predicted_errors(probabilities, labels), "steps": steps}
 
 
 def train_and_predict_population(config: dict[str, Any]) -> dict[str, Any]:
     """``train_and_predict`` of a population config (the runner's ``population_config``): one fit of every member,
     one checkpoint, each member's test predictions from it; ``{"members": [...]}``, member k's result as its
     single run's."""
+    probabilities, labels, steps = _trained_test_predictions(config)
+    return {"members": [{**predicted_errors(member, labels), "steps": steps} for member in probabilities]}
+
+
+def _trained_test_predictions(config: dict[str, Any]):
+    """Fit ``config`` into a checkpoint in a temporary folder, predict the test split from that file (as
+    ``predict_test_split``), delete it; the probabilities, the test labels and the steps trained."""
     with tempfile.TemporaryDirectory(prefix="per_class-") as folder:
         checkpoint = Path(folder) / "last.ckpt"
         steps = train_to_checkpoint(config, checkpoint)
-        probabilities, labels = predict_test_split(config, checkpoint)
-    return {"members": [{**per_class_errors(member.argmax(-1).tolist(), labels.tolist(), member.shape[-1]),
-                         "steps": steps} for member in probabilities]}
+        return (*predict_test_split(config, checkpoint), steps)
 
 
 train_and_predict.population = "experiments.per_class:train_and_predict_population"  # type: ignore[attr-defined]
