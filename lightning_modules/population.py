@@ -8,11 +8,12 @@ Member k is the single run with seed ``seeds[k]``: its network is built by calli
 ``L.seed_everything(seeds[k])`` (what LightningCLI does before it builds a single run's net when the config says
 ``seed_everything: seeds[k]``), it trains on that run's batches (shared by all members, or with ``batch_seeds``
 member k's own: those of the data module with batch-order seed ``batch_seeds[k]``, see ``member_batches``), and
-the loss is the sum of the members' losses, so member k's gradient is its own loss's gradient. With an elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its
-independent run's trajectory on the same batches, up to floating-point rounding: vmap's batched matrix products
-round in their own order, so an MLP member and its single run differ in the last bits (1e-7 after 200 SGD steps in
-our tests), and vmap batches convolutions differently, so over thousands of Adam steps a CNN member's rounding
-differences grow into a different (equally distributed) run.
+the loss is the sum of the members' losses, so member k's gradient is its own loss's gradient. With an
+elementwise optimizer (``ELEMENTWISE_OPTIMIZERS``) every member then follows its independent run's trajectory
+on its batches, up to floating-point rounding: vmap's batched matrix products round in their own order, so an
+MLP member and its single run differ in the last bits (1e-7 after 200 SGD steps in our tests), and vmap batches
+convolutions differently, so over thousands of Adam steps a CNN member's rounding differences grow into a
+different (equally distributed) run.
 A population of one uses no vmap and is the single run exactly. What would couple members is refused:
 
 - optimizers that are not elementwise (LBFGS's line search, Adafactor's factored moments, ...);
@@ -166,13 +167,7 @@ class PopulationClassifier(L.LightningModule):
         seeds = list(range(population)) if seeds is None else [int(s) for s in seeds]
         if len(seeds) != population:
             raise ValueError(f"seeds={seeds} has {len(seeds)} entries: expected population={population}")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
-        if batch_seeds is not None:
-            batch_seeds = [int(s) for s in batch_seeds]
-            if len(batch_seeds) != population:
-                raise ValueError(f"batch_seeds={batch_seeds} has {len(batch_seeds)} entries: expected "
-                                 f"population={population}, one per member")
+        seeds, batch_seeds = member_seeds(seeds, batch_seeds)
         # the builders are code, not data: a checkpoint keeps plain values (loadable with weights_only) and
         # load_from_checkpoint takes net= (and optimizer= to train on)
         self.save_hyperparameters(ignore=["net", "optimizer"])
@@ -397,6 +392,21 @@ def member_results(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[int,
             for k, seed in enumerate(seeds)}
 
 
+def member_seeds(seeds: Sequence[int], batch_seeds: Sequence[int] | None = None
+                 ) -> tuple[list[int], list[int] | None]:
+    """``seeds`` and ``batch_seeds`` as integers, checked as every population needs them: no seed twice (members
+    with one seed would be identical) and, if given, one batch-order seed per member."""
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
+    if batch_seeds is not None:
+        batch_seeds = [int(s) for s in batch_seeds]
+        if len(batch_seeds) != len(seeds):
+            raise ValueError(f"batch_seeds={batch_seeds} has {len(batch_seeds)} entries: expected {len(seeds)}, "
+                             f"one per member (seeds={seeds})")
+    return seeds, batch_seeds
+
+
 def population_config(config: Mapping[str, Any], seeds: Sequence[int],
                       batch_seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """A LightningCLI config dict that trains ``seeds`` of a single-run ``Classifier`` config as one population.
@@ -409,9 +419,7 @@ def population_config(config: Mapping[str, Any], seeds: Sequence[int],
     batch seeds the data options do not allow (``member_batches_refusal``) or a callback that would act on one
     network (only ``SAFE_CALLBACKS`` are kept). ``member_results`` splits the run's result by seed.
     """
-    seeds = [int(s) for s in seeds]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds} repeats a seed: members with one seed would be identical")
+    seeds, batch_seeds = member_seeds(seeds, batch_seeds)
     model = config.get("model") or {}
     class_path = model.get("class_path", "")
     if class_path.rsplit(".", 1)[-1] != "Classifier":
@@ -432,10 +440,6 @@ def population_config(config: Mapping[str, Any], seeds: Sequence[int],
         raise ValueError(refusal)
     init_args = {**model.get("init_args", {}), "population": len(seeds), "seeds": seeds}
     if batch_seeds is not None:
-        batch_seeds = [int(s) for s in batch_seeds]
-        if len(batch_seeds) != len(seeds):
-            raise ValueError(f"batch_seeds={batch_seeds} has {len(batch_seeds)} entries: expected one per seed "
-                             f"of {seeds}")
         refusal = member_batches_refusal(config.get("data"), batch_seeds)
         if refusal:
             raise ValueError(refusal)
