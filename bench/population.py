@@ -73,7 +73,7 @@ def errors(result: dict[str, Any]) -> list[float]:
 
 def dd_population(width: int, seeds: int, steps: int) -> list[list[float]]:
     """The point's seeds as the runner's population job; each member's [test error, train error] (%)."""
-    [job] = plan(double_descent_runs(width, seeds, steps))
+    [job] = plan(double_descent_runs(width, seeds, steps), populations=True)
     if job.seeds is None or len(job.members) != seeds:
         raise RuntimeError(f"the double-descent point did not become one population: {job.label}")
     finished, _ = execute(job.task, job.config)

@@ -22,7 +22,7 @@ from typing import Any
 from mnist1d_hf.atomic import write_text
 
 from . import backends
-from .runs import FIT, ROOT, Job, Run
+from .runs import ROOT, Job, Run
 from .provenance import code, describe, is_older, resolve
 from .store import RunStore
 from .verdicts import Verdict
@@ -174,9 +174,10 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
     artifacts are not stored; return counts of run and skipped runs.
 
     Runs that need others start as soon as those are stored (stages in dependency order, in parallel within
-    and across stages). With ``populations``, the missing seeds of each point train at once as
-    one ``PopulationClassifier`` where the network allows it (see ``plan``); every seed is still stored as its
-    own run, under its own key. ``rerun_before``: also run again the stored runs made by code older than that git commit.
+    and across stages). With ``populations``, the missing seeds of each point train at once as one
+    ``PopulationClassifier`` where the network allows it (see ``plan``); every seed is still stored as its own
+    run, under its own key. ``rerun_before``: also run again the stored runs made by code older than that git
+    commit.
     """
     stores = Stores(study, quick, seeds, out)
     runs = declared_runs(study, quick, seeds)
@@ -264,7 +265,7 @@ def upstream_first(missing: Sequence[Run], unavailable: Callable[[Run], bool]) -
     return ordered
 
 
-def plan(runs: Sequence[Run], populations: bool = True) -> list[Job]:
+def plan(runs: Sequence[Run], populations: bool) -> list[Job]:
     """The jobs that execute ``runs``: with ``populations`` one population job for every group of
     runs that differ only by their seeds, each of the others a job of its own; without, one job per run.
 

@@ -126,7 +126,7 @@ def test_populations_train_a_points_seeds_at_once_and_store_each_seed(tmp_path):
     from experiments.runner import plan
     from experiments.table1 import Table1
 
-    jobs = plan(Table1().runs(quick=True, seeds=[0, 1, 2]))
+    jobs = plan(Table1().runs(quick=True, seeds=[0, 1, 2]), populations=True)
     populations = {job.members[0].tags["model"] for job in jobs if job.seeds is not None}
     assert populations == {"logistic", "mlp", "cnn"}
     assert all(len(job.members) == 1 for job in jobs if job.members[0].tags["model"] == "gru")
@@ -162,7 +162,7 @@ def test_seeds_with_their_own_batch_orders_pool_and_member_k_is_seed_ks_run(one_
     from experiments.runner import plan, split
 
     runs = [double_descent_like(12, seed) for seed in (0, 1, 2)]
-    [job] = plan(runs)
+    [job] = plan(runs, populations=True)
     assert job.members == tuple(runs) and job.seeds == (0, 1, 2)
     assert job.config["model"]["init_args"]["batch_seeds"] == [0, 1, 2]
     finished, _ = execute(job.task, job.config)
@@ -182,11 +182,11 @@ def test_plan_pools_only_runs_that_differ_by_their_seeds():
     from experiments.runner import plan
 
     widths = [double_descent_like(width, seed) for width in (12, 16) for seed in (0, 1)]
-    jobs = plan(widths)
+    jobs = plan(widths, populations=True)
     assert [[run.tags for run in job.members] for job in jobs] == [
         [{"width": 12, "seed": 0}, {"width": 12, "seed": 1}], [{"width": 16, "seed": 0}, {"width": 16, "seed": 1}]]
     lr = [double_descent_like(12, 0), double_descent_like(12, 1, **{"model.init_args.optimizer.init_args.lr": 0.1})]
-    assert [job.seeds for job in plan(lr)] == [None, None]
+    assert [job.seeds for job in plan(lr, populations=True)] == [None, None]
     # refused, so separate runs: the GRU (vmap has no rule for it), a holdout carved with each member's seed,
     # one seed twice, runs that need different runs, a task with no population form
     gru = [fit_run({"seed": s}, override(load_config("configs/gru.yaml"), seed_everything=s)) for s in (0, 1)]
@@ -196,7 +196,8 @@ def test_plan_pools_only_runs_that_differ_by_their_seeds():
     other_task = [Run({"seed": s}, widths[s].config, task="experiments.per_class:predict_checkpoint")
                   for s in (0, 1)]
     for runs in (gru, holdout, twice, needs, other_task):
-        assert [(job.members, job.seeds) for job in plan(runs)] == [((run,), None) for run in runs]
+        jobs = plan(runs, populations=True)
+        assert [(job.members, job.seeds) for job in jobs] == [((run,), None) for run in runs]
 
 
 def test_populations_are_off_by_default_and_the_flag_turns_them_on():

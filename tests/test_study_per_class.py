@@ -113,7 +113,7 @@ def test_the_seeds_of_a_model_train_as_one_population_and_each_member_predicts_a
     chosen = study("per_class")
     tiny = {"trainer.max_steps": 12, "trainer.val_check_interval": 12, "data.train_subset": 300}
     runs = [run for run in chosen.runs(quick=True, seeds=[0, 1]) if run.tags["model"] in ("mlp", "gru")]
-    jobs = plan(runs)
+    jobs = plan(runs, populations=True)
     assert sorted((job.members[0].tags["model"], job.seeds) for job in jobs) == [
         ("gru", None), ("gru", None), ("mlp", (0, 1))]
     [job] = [job for job in jobs if job.seeds is not None]
