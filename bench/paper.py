@@ -67,12 +67,12 @@ def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
     quick runs are not committed)."""
     if quick:
         return {}
-    fresh, committed = stored_results(clone / "results" / name / "runs"), stored_results(ROOT / "results" / name / "runs")
-    differ = [fresh[k]["tags"] for k in sorted(fresh) if k in committed and fresh[k]["result"] != committed[k]["result"]]
-    return {"runs_equal_to_committed": sum(k in committed and fresh[k]["result"] == committed[k]["result"]
-                                           for k in fresh),
-            "runs_differing_from_committed": len(differ), "differing": differ[:20],
-            "runs_not_committed": sum(k not in committed for k in fresh)}
+    fresh = stored_results(clone / "results" / name / "runs")
+    committed = stored_results(ROOT / "results" / name / "runs")
+    both = sorted(k for k in fresh if k in committed)
+    differ = [fresh[k]["tags"] for k in both if fresh[k]["result"] != committed[k]["result"]]
+    return {"runs_equal_to_committed": len(both) - len(differ), "runs_differing_from_committed": len(differ),
+            "differing": differ[:20], "runs_not_committed": len(fresh) - len(both)}
 
 
 def time_study(name: str, quick: bool, workers: int) -> dict:
@@ -97,7 +97,8 @@ def time_study(name: str, quick: bool, workers: int) -> dict:
               f"(max {max(load):.1f})", flush=True)
         return {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "commit": commit,
                 "load_median": round(statistics.median(load), 2), "load_max": round(max(load), 2),
-                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **compare_with_committed(name, clone, quick)}
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **compare_with_committed(name, clone, quick)}
 
 
 def main() -> None:

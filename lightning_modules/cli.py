@@ -151,7 +151,8 @@ def build_cli(args: list[str] | dict[str, Any] | None = None, run: bool = True,
     """The project's CLI on ``args`` (a command line, or a config dict when ``run=False``).
 
     ``exit_on_error=False`` raises jsonargparse's ``ArgumentError`` for a bad argument instead of printing the
-    usage and exiting, and a ``ConfigError`` naming the new option for an option that was renamed (``renamed``). ``stop_on_signal`` lets the caller see which signal stopped a run.
+    usage and exiting, and a ``ConfigError`` naming the new option for an option that was renamed (``renamed``).
+    ``stop_on_signal`` lets the caller see which signal stopped a run.
     """
     parser_kwargs: dict[str, Any] = {"exit_on_error": exit_on_error}
     parser_kwargs.update({name: {"exit_on_error": exit_on_error} for name in MNIST1DCLI.subcommands()})

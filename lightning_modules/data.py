@@ -232,9 +232,8 @@ class MNIST1DDataModule(L.LightningDataModule):
         # bad knob or size
         self.generator_config = None if source is not None else variant_config(variant, **(overrides or {}))
         if self.generator_config is not None:
-            cfg = self.generator_config
-            _check_sizes(cfg.num_train, validation, holdout_size, train_subset)
-            position_permutation(permutation, cfg.final_seq_length, permutation_seed)
+            _check_sizes(self.generator_config.num_train, validation, holdout_size, train_subset)
+            position_permutation(permutation, self.generator_config.final_seq_length, permutation_seed)
         self.save_hyperparameters()
         self._splits: dict[str, Batch] = {}
 
