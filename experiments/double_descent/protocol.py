@@ -70,8 +70,9 @@ MSE = ("model.init_args.loss", "mse")
 CURVES = (
     Curve("mlp_noisy", "MLP, 15% label noise, cross-entropy", MLP_CONFIG, "hidden_size", PAPER_MLP_WIDTHS,
           seed_count=3),
-    Curve("mlp_clean", "MLP, clean labels, cross-entropy", MLP_CONFIG, "hidden_size", PAPER_MLP_WIDTHS, (CLEAN,)),
-    Curve("cnn_noisy", "CNN, 15% label noise, cross-entropy", CNN_CONFIG, "channels", CNN_CHANNELS),
+    Curve("mlp_clean", "MLP, clean labels, cross-entropy", MLP_CONFIG, "hidden_size", PAPER_MLP_WIDTHS, (CLEAN,),
+          seed_count=3),
+    Curve("cnn_noisy", "CNN, 15% label noise, cross-entropy", CNN_CONFIG, "channels", CNN_CHANNELS, seed_count=3),
     Curve("mlp_mse", "MLP, 15% label noise, MSE loss", MLP_CONFIG, "hidden_size", MSE_WIDTHS, (MSE,)),
     Curve("mlp_mse_long", "MLP, 15% label noise, MSE loss, 80,000 steps", MLP_CONFIG, "hidden_size",
           MSE_LONG_WIDTHS, (MSE,), steps=LONG_STEPS),

@@ -12,10 +12,10 @@ from . import claims, figures, protocol, report
 
 class DoubleDescent(Study):
     """Five curves, each a width sweep: the MLP with 15% label noise and cross-entropy (the paper's main curve,
-    all 19 widths, 3 seeds), the MLP with clean labels (all 19 widths), the CNN with 15% label noise (c = 2-28
-    step 2, then 30, 35, 50, 70, 100: the paper's grid, coarser past c = 30) and the MLP with 15% noise trained on
-    the squared error against one-hot targets (n = 16-600, around N and N*K) at 20,000 steps and again at 80,000
-    steps (n = 47-600); 2 seeds unless said. Every point is ``configs/double_descent_mlp.yaml`` or ``..._cnn.yaml``
+    all 19 widths), the MLP with clean labels (all 19 widths), the CNN with 15% label noise (c = 2-28 step 2,
+    then 30, 35, 50, 70, 100: the paper's grid, coarser past c = 30), 3 seeds each, and the MLP with 15% noise
+    trained on the squared error against one-hot targets (n = 16-600, around N and N*K) at 20,000 steps and again
+    at 80,000 steps (n = 47-600), 2 seeds each. Every point is ``configs/double_descent_mlp.yaml`` or ``..._cnn.yaml``
     with one width and one seed S (``seed_everything`` S, ``data.shuffle_seed`` S): SGD lr 0.01, momentum 0.9, batch 100
     reshuffled every epoch, 20,000 steps, on the ``double_descent`` data (4,000 training examples with 15% of the
     labels resampled, 12,000 clean test examples, seed 42), trained by ``experiments.tasks:fit``; after the last
