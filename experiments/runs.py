@@ -9,6 +9,7 @@ produced it, and any change to the protocol (or to an upstream run's) makes a ne
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -122,8 +123,16 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
         path = path if path.is_absolute() else ROOT / path
         if not path.is_file():
             raise FileNotFoundError(f"config {path} does not exist")
-        merged = merge(merged, yaml.safe_load(path.read_text()) or {})
+        stat = path.stat()
+        merged = merge(merged, _parsed(path, stat.st_mtime_ns, stat.st_size))  # merge copies: the cache stays intact
     return merged
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A config file's contents, parsed once per version of the file: a study declares hundreds of runs from a
+    handful of files (``experiments list`` parsed 310 files with the pure-Python parser in 8 s)."""
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lightning_modules.meta.reference import REFERENCE_BREAKPOINTS, REFERENCE_PIECES
+
 from ..learned_activation import activation_config, activation_run, learned_activation_args
 from ..runs import Run, fit_run, load_config, override
 
@@ -42,8 +44,6 @@ def evaluation_run(name: str, spec: dict[str, Any], seed: int, quick: bool, need
 
 def reference_piecewise_spec() -> dict[str, Any]:
     """The reference's hand-fitted piecewise-linear function."""
-    from lightning_modules.meta.activations import REFERENCE_BREAKPOINTS, REFERENCE_PIECES
-
     slopes, intercepts = zip(*REFERENCE_PIECES)
     return {"kind": "piecewise", "breakpoints": list(REFERENCE_BREAKPOINTS), "slopes": list(slopes),
             "intercepts": list(intercepts)}
@@ -57,8 +57,6 @@ def learned_spec(quick: bool) -> dict[str, Any]:
 def fitted_spec(quick: bool) -> dict[str, Any]:
     """A least-squares piecewise-linear fit of the learned function (without noise) over [-5, 5] at the
     reference's breakpoints, computed when the run runs from the weights it is handed."""
-    from lightning_modules.meta.activations import REFERENCE_BREAKPOINTS
-
     return {"kind": "fitted piecewise", "init_args": learned_activation_args(quick),
             "breakpoints": list(REFERENCE_BREAKPOINTS), "low": -5.0, "high": 5.0, "points": 10_001}
 

@@ -14,13 +14,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .reference import REFERENCE_BREAKPOINTS, REFERENCE_PIECES
+
 BASELINES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu, "swish": lambda x: x * torch.sigmoid(x), "elu": F.elu, "softplus": F.softplus,
     "tanh": torch.tanh, "sigmoid": torch.sigmoid,
 }
-# the notebook's hand-fitted approximation of its learned function: breakpoints and (slope, intercept) per piece
-REFERENCE_BREAKPOINTS = (-2.0, -1.0, -0.25, 0.1, 0.6)
-REFERENCE_PIECES = ((0.15, 0.9), (-0.25, 0.1), (-1.2, -0.85), (-0.5, -0.75), (0.2, -0.85), (1.2, -1.4))
 
 
 def uniform_noise(shape: tuple[int, ...], scale: float, generator: torch.Generator,
