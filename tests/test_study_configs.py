@@ -1,8 +1,6 @@
 """The study configs (double descent, pooling) build the study's networks, optimizers and datasets exactly."""
 
 import csv
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -124,18 +122,12 @@ def test_shuffle_seed_orders_the_epochs_batches_and_nothing_else(monkeypatch):
     assert not torch.equal(batches[3], batches[4])
 
 
-def run_cli(*args: str, cwd: Path) -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def test_the_renamed_options_work_through_cli_py(tmp_path):
-    run_cli("fit", "--config", str(ROOT / "configs" / "double_descent_mlp.yaml"), "--data.shuffle_seed", "3",
-            "--trainer.max_steps", "2", "--trainer.val_check_interval", "2", cwd=tmp_path)
-    run_cli("fit", "--config", str(ROOT / "configs" / "pooling.yaml"), NET + "pooling", "avg_pool",
-            "--data.overrides", "{num_samples: 2000, train_split: 1000}", "--trainer.max_steps", "2",
-            "--trainer.log_every_n_steps", "1", cwd=tmp_path)
+def test_the_renamed_options_work_through_cli_py(tmp_path, cli_main):
+    assert cli_main("fit", "--config", str(ROOT / "configs" / "double_descent_mlp.yaml"), "--data.shuffle_seed", "3",
+                    "--trainer.max_steps", "2", "--trainer.val_check_interval", "2", cwd=tmp_path) == 0
+    assert cli_main("fit", "--config", str(ROOT / "configs" / "pooling.yaml"), NET + "pooling", "avg_pool",
+                    "--data.overrides", "{num_samples: 2000, train_split: 1000}", "--trainer.max_steps", "2",
+                    "--trainer.log_every_n_steps", "1", cwd=tmp_path) == 0
     logs = tmp_path / "lightning_logs"
     double_descent = yaml.safe_load((logs / "double_descent_mlp" / "version_0" / "config.yaml").read_text())
     assert double_descent["data"]["shuffle_seed"] == 3 and "seed" not in double_descent["data"]
