@@ -13,7 +13,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from mnist1d_hf.atomic import save_figure
 

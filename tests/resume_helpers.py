@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,3 +206,45 @@ def kill_sweep_after_first_run(command: list[str], store: Path, cwd: Path, env: 
             os.killpg(sweep.pid, signal.SIGKILL)
             sweep.wait()
     return {p.name: p.read_text() for p in sorted((store / "runs").glob("*.json"))}
+
+
+SWEEP_DRIVER = textwrap.dedent("""
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from tiny_study import Tiny
+    from experiments.runner import run_study
+    counts = run_study(Tiny(), workers=1, out={out!r}, progress=False, **{backend!r})
+    print("ran {{ran}}, skipped {{skipped}}".format(**counts))
+""")
+
+
+def a_killed_sweep_resumes(tmp_path: Path, env: dict[str, str], **backend: Any) -> None:
+    """``Tiny``'s sweep (4 runs) in a driver process of its own, with ``run_study`` options ``backend``, SIGKILLed
+    with its workers once a first run is stored, then started again: it runs only the missing runs, the stored files
+    stay byte for byte, and the results equal a local sweep's in this process."""
+    from tiny_study import Tiny
+
+    from experiments.runner import run_study
+    from experiments.runs import ROOT
+
+    out = tmp_path / "store"
+    script = SWEEP_DRIVER.format(tests=str(Path(__file__).resolve().parent), root=str(ROOT), out=str(out),
+                                 backend=backend)
+    before = kill_sweep_after_first_run([sys.executable, "-c", script], out, tmp_path, env)
+    assert 1 <= len(before) < 4
+    assert not list((out / "runs").glob(".*.tmp*"))  # nothing half-written
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"ran {4 - len(before)}, skipped {len(before)}" in done.stdout
+    after = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
+    assert len(after) == 4 and {k: after[k] for k in before} == before
+
+    run_study(Tiny(), workers=1, out=tmp_path / "local", progress=False)
+    assert results_by_key(out) == results_by_key(tmp_path / "local")
+
+
+def results_by_key(store: Path) -> dict[str, Any]:
+    """Each stored run's result, by run key."""
+    return {p.stem: json.loads(p.read_text())["result"] for p in (store / "runs").glob("*.json")}

@@ -5,7 +5,6 @@ killed with SIGKILL, resumed, stopped with Ctrl-C and resumed again ends bit-ide
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import signal
@@ -99,10 +98,13 @@ def test_nothing_to_load_is_one_line_and_no_fresh_start(command, code, message, 
 
 
 def test_the_entry_point_says_it_in_one_line(tmp_path):
+    """``python cli.py`` itself, warnings left on (the in-process tests above and in ``test_errors`` check each
+    message): the exit code, one line on stderr, nothing on stdout, nothing written."""
     done = subprocess.run([sys.executable, str(REPO / "cli.py"), "test", "--config", str(REPO / "configs/cnn.yaml"),
                            "--ckpt_path", "best"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert done.returncode == EXIT_BAD_INPUT
+    assert done.returncode == EXIT_BAD_INPUT and done.stdout == ""
     assert one_error_line(done.stderr).startswith("error: --ckpt_path best: this config selects no best checkpoint")
+    assert list(tmp_path.iterdir()) == []
 
 
 def digest(path: Path) -> str:

@@ -86,16 +86,6 @@ def test_cli_py_unwritable_log_folder_is_an_io_error(tmp_path, capsys, monkeypat
     assert "error: /proc/x: No such file or directory" in capsys.readouterr().err.splitlines()[-1]
 
 
-def test_cli_py_exits_with_the_code(tmp_path):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    run = subprocess.run([sys.executable, str(REPO / "cli.py"), "fit", "--config", str(REPO / "cli.yaml"),
-                          "--data.batch_size", "0"], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=120)
-    assert run.returncode == EXIT_BAD_INPUT
-    assert one_error_line(run.stderr) == "error: batch_size=0 is invalid: allowed an integer >= 1"
-    assert list(tmp_path.iterdir()) == []
-
-
 def config_before_the_renames(tmp_path: Path, name: str) -> Path:
     """``configs/<name>`` as it was written before ``data.seed`` became ``data.shuffle_seed`` and PoolingCNN's
     ``variant`` became ``pooling``."""
@@ -137,15 +127,6 @@ def test_a_study_config_dict_with_a_renamed_option_raises_one_config_error(tmp_p
     with pytest.raises(ConfigError) as err:
         build_cli(old, run=False, exit_on_error=False)
     assert f"error: {one_line(err.value)}" == RENAMED_SEED
-
-
-def test_cli_py_on_an_old_config_exits_with_one_line(tmp_path):
-    old = config_before_the_renames(tmp_path, "double_descent_mlp.yaml")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    run = subprocess.run([sys.executable, str(REPO / "cli.py"), "fit", "--config", str(old), "--trainer.max_steps",
-                          "2"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
-    assert run.returncode == EXIT_BAD_INPUT and one_error_line(run.stderr) == RENAMED_SEED and run.stdout == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 
 # the DataModule -----------------------------------------------------------------------------------------------

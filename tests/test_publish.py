@@ -1,7 +1,6 @@
 """Publishing: the exact commit sent to the Hub (new repo, added config, overwrite) and every refusal, against an
 in-memory Hub; plus the real HfApi against a closed loopback port."""
 
-import json
 import os
 import subprocess
 import sys

@@ -5,7 +5,6 @@ stopped afterwards and no Ray process is left."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
-from resume_helpers import kill_sweep_after_first_run
+from resume_helpers import a_killed_sweep_resumes, results_by_key
 
 from experiments.ray_backend import LOOPBACK_ONLY
 from experiments.runner import run_study
@@ -62,10 +61,6 @@ def cluster():
             assert not ray_processes(), "Ray processes left running"
 
 
-def results_by_key(root: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text())["result"] for p in (root / "runs").glob("*.json")}
-
-
 @pytest.mark.slow  # the default run covers Ray = local through the killed-driver and the staged-runs tests
 def test_quick_study_on_a_ray_cluster_equals_the_local_backend(cluster, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--backend", "ray",
@@ -76,34 +71,6 @@ def test_quick_study_on_a_ray_cluster_equals_the_local_backend(cluster, tmp_path
     run_study(Table1(), quick=True, workers=2, out=tmp_path / "local", progress=False)
     on_ray, local = results_by_key(tmp_path / "ray"), results_by_key(tmp_path / "local")
     assert len(on_ray) == 8 and on_ray == local
-
-
-DRIVER = textwrap.dedent("""
-    import sys
-    sys.path[:0] = [{tests!r}, {root!r}]
-    from tiny_study import Tiny
-    from experiments.runner import run_study
-    counts = run_study(Tiny(), workers=1, out={out!r}, backend="ray", address={address!r}, progress=False)
-    print("ran {{ran}}, skipped {{skipped}}".format(**counts))
-""")
-
-
-def a_killed_driver_resumes(address: str, tmp_path: Path) -> None:
-    out = tmp_path / "store"
-    script = DRIVER.format(tests=str(TESTS), root=str(ROOT), out=str(out), address=address)
-    before = kill_sweep_after_first_run([sys.executable, "-c", script], out, tmp_path, ENV)
-    assert 1 <= len(before) <= 4
-
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"ran {4 - len(before)}, skipped {len(before)}" in done.stdout
-    after = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
-    assert len(after) == 4 and {k: after[k] for k in before} == before
-
-    from tiny_study import Tiny
-    run_study(Tiny(), workers=1, out=tmp_path / "local", progress=False)
-    assert results_by_key(out) == results_by_key(tmp_path / "local")
 
 
 def test_without_ray_the_command_says_how_to_install_it(tmp_path):
@@ -153,6 +120,6 @@ def test_a_killed_driver_resumes_and_staged_runs_get_their_upstream_on_the_clust
     it): a driver killed after its first stored run resumes with the missing runs only, and equals the local
     backend; then a two-stage study gets each upstream artifact through the driver."""
     (tmp_path / "killed").mkdir()
-    a_killed_driver_resumes(cluster, tmp_path / "killed")
+    a_killed_sweep_resumes(tmp_path / "killed", ENV, backend="ray", address=cluster)
     (tmp_path / "staged").mkdir()
     staged_runs_get_their_upstream_through_the_driver(cluster, tmp_path / "staged")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from resume_helpers import kill_sweep_after_first_run
+from resume_helpers import a_killed_sweep_resumes
 from tiny_study import Tiny
 
 from experiments import backends
@@ -93,20 +93,8 @@ def test_a_failed_run_is_named_and_the_others_are_kept(tmp_path):
 
 
 def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
-    """SIGKILL ``python experiments run`` (driver and workers) after its first stored run, then run it again."""
-    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "1",
-               "--no-progress", "--out", str(tmp_path)]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    before = kill_sweep_after_first_run(command, tmp_path, tmp_path, env, timeout=240)
-    assert 1 <= len(before) < 8
-    assert not list((tmp_path / "runs").glob("*.tmp*"))  # nothing half-written
-
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"ran {8 - len(before)}, skipped {len(before)} already stored" in done.stdout
-    after = stored(tmp_path)
-    assert len(after) == 8 and {k: after[k] for k in before} == before
-    assert "| cnn, standard: test accuracy 94% (last step) |" in (tmp_path / "table.md").read_text()
+    """SIGKILL a sweep's driver and workers after its first stored run, then run it again."""
+    a_killed_sweep_resumes(tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
 
 
 def test_command_line_lists_the_studies_and_refuses_unknown_ones():

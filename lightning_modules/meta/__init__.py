@@ -27,5 +27,10 @@ _WHERE = {
                      "seeded_inner_mlp"], "inner"),
     **dict.fromkeys(["Unrolled", "functional_loss", "rmsprop_unroll", "sequential_batches", "sgd_unroll"], "unroll"),
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "BASELINES", "InnerMLP", "InnerRun", "LearnedActivation", "MetaActivation", "MetaLearningRate",
+    "PiecewiseLinear", "Unrolled", "activation_inner_run", "fit_piecewise_linear", "functional_loss",
+    "learning_rate_inner_run", "mlp_forward", "reference_piecewise", "rmsprop_unroll",
+    "seeded_inner_mlp", "sequential_batches", "sgd_unroll",
+]
 __getattr__, __dir__ = exports(__name__, _WHERE)
