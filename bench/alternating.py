@@ -62,8 +62,12 @@ def bench_parser(doc: str, repeats: int) -> argparse.ArgumentParser:
 
 
 def parse_and_configure(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse the options, set torch's threads and silence Lightning's per-run banners."""
+    """Parse the options, set torch's threads and silence Lightning's per-run banners and the noise that
+    ``cli.py`` silences."""
+    from lightning_modules.cli import silence_third_party_noise
+
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    silence_third_party_noise()
     return args

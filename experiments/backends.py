@@ -17,7 +17,6 @@ import select
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -68,8 +67,8 @@ def _start_worker(environment: dict[str, str], driver: int) -> None:
     """The driver's environment variables as they are now (a forked worker would otherwise see the fork
     server's, from when it started); one thread per worker; Ctrl-C is the driver's to handle (it stops the
     workers); a worker ends with its driver (process id ``driver``) even when the driver is killed outright; its
-    progress bars (disabled ones too) take no named semaphore; and no line per run for Lightning 2.6's use of a
-    torch API that torch 2.13 deprecates (nothing a user can act on)."""
+    progress bars (disabled ones too) take no named semaphore; and Lightning's noise that a user cannot act on
+    is silenced as on the command line (a torch API deprecation per run, the seed line, the litlogger tip)."""
     os.environ.clear()
     os.environ.update(environment)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
@@ -79,7 +78,9 @@ def _start_worker(environment: dict[str, str], driver: int) -> None:
 
     tqdm.set_lock(threading.RLock())  # not tqdm's default cross-process lock: a named semaphore that a stopped
     # worker would leave registered ("leaked semaphore objects"); a worker's progress bars are its own
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    from lightning_modules.cli import silence_third_party_noise
+
+    silence_third_party_noise()  # as cli.py does
 
 
 def _end_with_driver(driver: int) -> None:
