@@ -20,11 +20,7 @@ class DoubleDescent(Study):
     reshuffled every epoch, 20,000 steps, on the ``double_descent`` data (4,000 training examples with 15% of the
     labels resampled, 12,000 clean test examples, seed 42), trained by ``experiments.tasks:fit``; after the last
     step, the train error on the full noisy training set, the test error and the test loss. Points run cheapest
-    first. The 68 runs stored on 2026-11-28 were made by the study's former hook-free loop (equal to ``fit`` bit
-    for bit on today's code) and are kept under the fit task's keys, but today's code does not reproduce them:
-    the epoch shuffles then drew epoch e's order with epoch e+1's seed (changed in 2a89ee5), and with that order
-    restored, 1 of 4 rechecked runs matched exactly, 3 differed by 0.03-0.3 points of test error; today's order
-    gives another draw (clean MLP n=9 seed 0: 47.5% against the stored 50.7%). Runs stored since are today's.
+    first.
 
     Landmarks are located on the seed-mean curve: the interpolation threshold is the first width with mean train
     error <= 1%, the first minimum the lowest test error before it, the peak the highest test error after that
