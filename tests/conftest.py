@@ -75,12 +75,6 @@ def pytest_sessionfinish(session, exitstatus):
 _STATE = pytest.StashKey[str | None]()
 
 
-def pytest_collection_modifyitems(items):
-    """Tests marked ``long`` are handed out first: the two workers then end the suite on short tests, rather than
-    one waiting while the other runs a half-minute test that happened to come last."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the order otherwise kept
-
-
 @pytest.fixture
 def cli_main(monkeypatch):
     """``cli_main(*args, cwd=folder)``: ``python cli.py ARGS`` run from ``folder`` in this process, through

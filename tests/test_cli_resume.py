@@ -183,7 +183,6 @@ def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-@pytest.mark.long
 def test_killed_resumed_interrupted_and_resumed_again_ends_bit_identical(tmp_path, monkeypatch, capsys):
     """SIGKILL mid-run, ``--ckpt_path last`` (the killed run's version_0), Ctrl-C (exit 130 after saving its step
     in version_1), ``--ckpt_path last`` again (version_1's): the end equals an uninterrupted run, bit for bit.

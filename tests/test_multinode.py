@@ -66,7 +66,6 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
                              "model.init_args.offset_std": 0.0, "model.init_args.evaluate_at_fit_end": False,
                              "trainer.max_epochs": -1}),
 ], ids=["classifier", "simclr"])
-@pytest.mark.long
 def test_two_nodes_train_like_one_process_on_the_global_batch(base, changes, tmp_path):
     single = tmp_path / "single"
     fit_in_process(write_config(base, single, batch_size=100, nodes=1, **changes))

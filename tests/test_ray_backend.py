@@ -115,7 +115,6 @@ def staged_runs_get_their_upstream_through_the_driver(address: str, tmp_path: Pa
     assert (made / "blob.bin").read_bytes() == (tmp_path / "local" / "runs" / made.name / "blob.bin").read_bytes()
 
 
-@pytest.mark.long
 def test_a_killed_driver_resumes_and_staged_runs_get_their_upstream_on_the_cluster(cluster, tmp_path):
     """Two drivers' jobs on one cluster (a cluster takes seconds to start, and test processes take turns with
     it): a driver killed after its first stored run resumes with the missing runs only, and equals the local

@@ -32,7 +32,6 @@ def classifier_config(ordered: bool) -> dict:
     }
 
 
-@pytest.mark.long
 @pytest.mark.parametrize("ordered", [True, False], ids=["ordered", "shuffled"])
 def test_classifier_killed_mid_epoch_resumes_bit_identical(tmp_path, ordered):
     # a checkpoint every step; the kill lands after step 7's (position 2 of 5 in epoch 1) or a little later

@@ -7,7 +7,6 @@ metric) with an uninterrupted run (``resume_helpers``).
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from resume_helpers import assert_identical, kill_and_resume
@@ -20,7 +19,6 @@ def data(ordered: bool) -> dict:
             "batch_size": BATCH, "ordered": ordered, "shuffle_seed": 3}
 
 
-@pytest.mark.long
 def test_a_lottery_search_killed_mid_round_resumes_bit_identical(tmp_path):
     steps, rounds = 6, 3  # rounds end at steps 6 and 12, epochs at 5, 10 and 15: a round starts mid-epoch
     config = {
@@ -48,7 +46,6 @@ def test_a_lottery_search_killed_mid_round_resumes_bit_identical(tmp_path):
     assert any(key[1] == "lottery/sparsity" for key in resumed.metrics)  # a round's record logged after the kill
 
 
-@pytest.mark.long
 def test_a_simclr_run_killed_mid_epoch_resumes_bit_identical(tmp_path):
     epochs = 3
     config = {

@@ -51,7 +51,6 @@ def test_fit_runs_are_quiet_and_single_threaded():
     assert run.config["torch_threads"] == 1
 
 
-@pytest.mark.long
 def test_results_do_not_depend_on_workers_and_finished_runs_are_skipped(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the workers' working directory: runs must write nothing there
     one, two = tmp_path / "one", tmp_path / "two"
@@ -93,7 +92,6 @@ def test_a_failed_run_is_named_and_the_others_are_kept(tmp_path):
     assert [json.loads(v)["tags"] for v in stored(tmp_path).values()] == [{"model": "logistic", "seed": 0}]
 
 
-@pytest.mark.long
 def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     """SIGKILL a sweep's driver and workers after its first stored run, then run it again."""
     a_killed_sweep_resumes(tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))

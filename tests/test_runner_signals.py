@@ -41,7 +41,6 @@ def alive(pid: int) -> bool:
     (signal.SIGTERM, False, 143, "error: terminated (SIGTERM): the workers are stopped"),
     (signal.SIGINT, True, 130, "error: interrupted: the finished runs are stored"),
 ])
-@pytest.mark.long
 def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code, message):
     command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",
                "--no-progress", "--out", str(tmp_path)]
@@ -76,7 +75,6 @@ def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code,
     assert not list((tmp_path / "runs").glob(".*.tmp"))  # nothing half-written; a rerun resumes (test_runner)
 
 
-@pytest.mark.long
 def test_workers_end_with_a_driver_killed_outright(tmp_path):
     """SIGKILL cannot be handled: the workers asked the kernel to end them with their parent."""
     command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",

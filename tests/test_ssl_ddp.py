@@ -41,7 +41,6 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(loss):
         torch.testing.assert_close(double[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.long
 def test_ddp_launcher_through_the_command_line(tmp_path):
     command = [sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(ROOT / "configs/simclr.yaml"),
                "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu",

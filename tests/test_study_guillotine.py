@@ -139,7 +139,6 @@ def test_the_task_refuses_to_evaluate_twice():
         train_and_evaluate(config)
 
 
-@pytest.mark.long
 def test_quick_form_end_to_end(tmp_path):
     study = Guillotine()
     assert run_study(study, quick=True, workers=1, out=tmp_path, progress=False) == {"ran": 3, "skipped": 0}

@@ -253,7 +253,6 @@ def test_the_random_mask_callback_draws_the_stored_searches_random_masks():
         assert bits == search["result"]["first_layer"]["random"]
 
 
-@pytest.mark.long
 def test_the_quick_study_end_to_end(tmp_path):
     assert isinstance(study("lottery"), Lottery)
     counts = run_study(Lottery(), quick=True, workers=1, out=tmp_path, progress=False)

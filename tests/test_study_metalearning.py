@@ -202,7 +202,6 @@ def test_the_activation_run_resumes_from_its_scratch_folder_as_if_never_stopped(
     assert resumed.result["weights"] == whole.result["weights"] and resumed.artifacts == whole.artifacts
 
 
-@pytest.mark.long
 def test_quick_protocols_run_in_one_command_each_and_share_the_activation_run(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "RESULTS", tmp_path)  # every study's store, this one's and the one it needs
 

@@ -73,7 +73,6 @@ def test_seeds_that_disagree_or_a_single_seed_are_inconclusive():
         "n/a (quick protocol)"}
 
 
-@pytest.mark.long
 def test_quick_study_end_to_end_and_the_checkpoint_command(tmp_path, capsys):
     chosen = study("per_class")
     runs = chosen.runs(quick=True, seeds=[0])

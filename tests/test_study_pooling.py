@@ -102,7 +102,6 @@ def test_claims_use_only_complete_sizes_and_paired_seeds_and_say_so():
     assert {c.verdict for c in pooling_claims(seeded(PAPER), applicable=False)} == {"n/a (quick protocol)"}
 
 
-@pytest.mark.long
 def test_quick_study_end_to_end(tmp_path):
     chosen = study("pooling")
     counts = run_study(chosen, quick=True, workers=1, out=tmp_path, progress=False)
