@@ -7,7 +7,7 @@ train and test splits, each layer's linear-probe test accuracy and dead-unit fra
 A run whose loss layer learned almost nothing (``collapsed``) is shown and left out of the shape claims.
 
     python -m experiments run guillotine            # 3 variants x seeds 0-7, seed-major
-    python -m experiments run guillotine --quick    # 2 epochs on 1000 training examples, seed 0
+    python -m experiments run guillotine --quick    # 2 epochs on 1000 training examples, seed 0, short probes
     python -m experiments report guillotine
 """
 
@@ -40,7 +40,8 @@ PROJECTOR_DROP = 4.0  # the projector output at least this many points below the
 # than this many points above the raw input's. Collapsed runs are shown, and left out of the shape claims only.
 COLLAPSE_GAIN = 10.0
 TASK = "experiments.guillotine:train_and_evaluate"
-QUICK = {"trainer.max_epochs": 2, "trainer.check_val_every_n_epoch": 1, "data.train_subset": 1000}
+QUICK = {"trainer.max_epochs": 2, "trainer.check_val_every_n_epoch": 1, "data.train_subset": 1000,
+         "model.init_args.probe_max_iter": 50}
 
 
 def train_and_evaluate(config: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +51,6 @@ def train_and_evaluate(config: dict[str, Any]) -> dict[str, Any]:
     the last layer, the online probes' last test accuracies, the metric history (dead units every validation)
     and the seconds spent training and evaluating.
     """
-    from lightning_modules.ssl.probes import evaluate_layers
-
     from .tasks import MetricHistory, build
 
     cli = build(config)
@@ -64,9 +63,7 @@ def train_and_evaluate(config: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     cli.trainer.fit(model, data)
     trained = time.perf_counter()
-    model.eval()
-    layers = evaluate_layers(model.features, data.split("train"), data.split("test"), model.hparams.num_classes,
-                             model.hparams.knn_k)
+    layers = model.evaluate_layers(*data.split("train"), *data.split("test"))
     names = list(layers)
     final = history.rows[-1]
     return {"layers": names,
@@ -158,7 +155,8 @@ class Guillotine(Study):
 
     def protocol(self, quick: bool) -> str:
         text = super().protocol(quick)
-        return text + (" Quick protocol: 2 epochs on the first 1000 training examples." if quick else "")
+        return text + (" Quick protocol: 2 epochs on the first 1000 training examples, probes of at most 50 LBFGS "
+                       "iterations." if quick else "")
 
     def table(self, results: Results, quick: bool) -> str:
         lines = []

@@ -97,3 +97,12 @@ def test_evaluate_layers_reports_every_layer_in_order_with_knn_on_the_last():
     assert both["raw"]["knn"] == knn_accuracy(x_train, y_train, x_test, y_test, 5, 3)
     with pytest.raises(ValueError, match=r"knn_layers=\['conv9'\]"):
         evaluate_layers(feature_fn, (x_train, y_train), (x_test, y_test), 3, 5, knn_layers=["conv9"])
+
+
+def test_max_iter_reaches_every_probe():
+    data = generate(variant_config("standard"))
+    x_train, y_train = torch.tensor(data.x_train[:500]), torch.tensor(data.y_train[:500])
+    x_test, y_test = torch.tensor(data.x_test), torch.tensor(data.y_test)
+    short = evaluate_layers(lambda x: {"raw": x}, (x_train, y_train), (x_test, y_test), max_iter=2)
+    assert short["raw"]["linear"] == linear_probe_accuracy(x_train, y_train, x_test, y_test, max_iter=2)
+    assert short["raw"]["linear"] != linear_probe_accuracy(x_train, y_train, x_test, y_test)  # not converged

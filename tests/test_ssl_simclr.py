@@ -7,7 +7,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_modules.data import MNIST1DDataModule
 from lightning_modules.nets import ConvStack
-from lightning_modules.ssl import SimCLR
+from lightning_modules.ssl import SimCLR, linear_probe_accuracy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -53,7 +53,8 @@ def test_probes_do_not_change_backbone_gradients():
 
 
 @pytest.mark.parametrize("kwargs, field", [({"loss": "triplet"}, "loss"), ({"projector_dims": [0]}, "projector_dims"),
-                                           ({"temperature": 0.0}, "temperature")])
+                                           ({"temperature": 0.0}, "temperature"),
+                                           ({"probe_max_iter": 0}, "probe_max_iter")])
 def test_bad_settings_are_named(kwargs, field):
     with pytest.raises(ValueError, match=field):
         SimCLR(**kwargs)
@@ -145,3 +146,6 @@ def test_validation_logs_the_share_of_dead_units_per_layer():
     assert logged["val/dead_fraction/conv1"] >= 5 / 25 and logged["val/dead_fraction/projector_output"] == 0.0
     offline = model.evaluate_layers(*data.split("train"), *data.split("test"))
     assert offline["conv1"]["dead"] == pytest.approx(logged["val/dead_fraction/conv1"], abs=1e-7)
+    model.hparams.probe_max_iter = 2
+    short = model.evaluate_layers(*data.split("train"), *data.split("test"))
+    assert short["input"]["linear"] == linear_probe_accuracy(*data.split("train"), *data.split("test"), max_iter=2)

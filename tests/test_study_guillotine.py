@@ -49,6 +49,8 @@ def test_runs_are_seed_major_with_the_seed_in_training_and_data():
     assert dims == [[125, 16], [], [125, 125, 125, 16]]
     assert Guillotine.seeds == tuple(range(8))
     assert len({r.key for r in runs}) == 6
+    assert all("probe_max_iter" not in r.config["model"]["init_args"] for r in runs)  # the converged default
+    assert {r.config["model"]["init_args"]["probe_max_iter"] for r in Guillotine().runs(True, [0])} == {50}
 
 
 def test_paper_numbers_in_every_seed_make_every_claim_hold():

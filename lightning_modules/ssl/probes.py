@@ -68,10 +68,11 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, 
 
 @torch.no_grad()
 def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                          test_y: torch.Tensor, num_classes: int = 10, inverse_l2: float = 1.0) -> float:
+                          test_y: torch.Tensor, num_classes: int = 10, inverse_l2: float = 1.0,
+                          max_iter: int = 500) -> float:
     """Test accuracy of logistic regression fitted on the standardized training features."""
     train_x, test_x = standardize(train_x.double(), test_x.double())
-    linear = fit_logistic_regression(train_x, train_y, num_classes, inverse_l2)
+    linear = fit_logistic_regression(train_x, train_y, num_classes, inverse_l2, max_iter)
     return (linear(test_x).argmax(dim=1) == test_y).double().mean().item()
 
 
@@ -102,13 +103,14 @@ FeatureFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 @torch.no_grad()
 def evaluate_layers(feature_fn: FeatureFn, train: tuple[torch.Tensor, torch.Tensor],
                     test: tuple[torch.Tensor, torch.Tensor], num_classes: int = 10, knn_k: int = 10,
-                    knn_layers: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+                    knn_layers: Sequence[str] | None = None, max_iter: int = 500) -> dict[str, dict[str, float]]:
     """The offline layer-wise evaluation of a frozen network, in the order ``feature_fn`` names its layers.
 
     ``feature_fn(x)`` maps signals (N, L) to ``{layer name: (N, features)}``; ``train`` and ``test`` are
     (signals, labels). Per layer: ``linear``, the test accuracy of logistic regression fitted on the standardized
     training features; ``dead``, the share of units that output 0 for every training example; and ``knn``, the
-    cosine kNN test accuracy, on ``knn_layers`` (default: the last layer only, the embedding).
+    cosine kNN test accuracy, on ``knn_layers`` (default: the last layer only, the embedding). ``max_iter``
+    caps each probe's LBFGS iterations: fewer gives a quicker, less converged probe.
     """
     (x_train, y_train), (x_test, y_test) = train, test
     train_features, test_features = feature_fn(x_train), feature_fn(x_test)
@@ -122,7 +124,7 @@ def evaluate_layers(feature_fn: FeatureFn, train: tuple[torch.Tensor, torch.Tens
     results = {}
     for name, a in train_features.items():
         b = test_features[name]
-        results[name] = {"linear": linear_probe_accuracy(a, y_train, b, y_test, num_classes),
+        results[name] = {"linear": linear_probe_accuracy(a, y_train, b, y_test, num_classes, max_iter=max_iter),
                          "dead": dead_fraction(a)}
         if name in knn_layers:
             results[name]["knn"] = knn_accuracy(a, y_train, b, y_test, knn_k, num_classes)

@@ -69,6 +69,8 @@ class SimCLR(L.LightningModule):
         probe_lr: Adam learning rate of the online probes.
         num_classes: classes the probes predict.
         knn_k: neighbours of the offline kNN evaluation.
+        probe_max_iter: LBFGS iterations of each offline linear probe (the studies use 500; fewer is quicker and
+            less converged).
         evaluate_at_fit_end: run the offline layer-wise evaluation when ``fit`` ends (``test`` always does).
         log_dead_units: at every validation, log ``val/dead_fraction/<layer>``, the share of each layer's units
             that output 0 for every training example (from the data module's ``split("train")``).
@@ -82,7 +84,8 @@ class SimCLR(L.LightningModule):
                  loss: Literal["info_nce", "nt_xent"] = "info_nce", gather_distributed: bool = True,
                  max_shift: int = 10, slope_std: float = 0.04, offset_std: float = 0.3,
                  augment_seed: int | None = None, lr: float = 1e-2, probe_lr: float = 1e-3, num_classes: int = 10,
-                 knn_k: int = 10, evaluate_at_fit_end: bool = True, log_dead_units: bool = True) -> None:
+                 knn_k: int = 10, probe_max_iter: int = 500, evaluate_at_fit_end: bool = True,
+                 log_dead_units: bool = True) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is invalid: allowed one of {list(LOSSES)}")
@@ -90,6 +93,8 @@ class SimCLR(L.LightningModule):
             raise ValueError(f"projector_dims={list(projector_dims)} is invalid: widths must be >= 1")
         if temperature <= 0:
             raise ValueError(f"temperature={temperature} is invalid: allowed > 0")
+        if probe_max_iter < 1:
+            raise ValueError(f"probe_max_iter={probe_max_iter} is invalid: allowed an integer >= 1")
         if augment_seed is not None and augment_seed < 0:
             raise ValueError(f"augment_seed={augment_seed} is invalid: allowed None or an integer >= 0")
         self.save_hyperparameters(ignore=["backbone"])
@@ -204,7 +209,7 @@ class SimCLR(L.LightningModule):
         self.eval()
         try:
             return evaluate_layers(self.features, (x_train, y_train), (x_test, y_test), self.hparams.num_classes,
-                                   self.hparams.knn_k)
+                                   self.hparams.knn_k, max_iter=self.hparams.probe_max_iter)
         finally:
             self.train(was_training)
 
