@@ -1,6 +1,9 @@
 """Stopping a sweep as users and schedulers do: Ctrl-C (SIGINT to the whole process group) exits 130 and SIGTERM
 to the driver alone exits 143, each with one line and no worker left running. (That the same command then resumes
-with the missing runs only is ``test_runner``'s killed-sweep test.)"""
+with the missing runs only is ``test_runner``'s killed-sweep test.)
+
+The sweep is ``python -m experiments run`` of ``tiny_study.Waiting``, whose runs wait for minutes: the signal
+always finds both workers mid-run, however loaded the machine, and the test costs no training."""
 
 from __future__ import annotations
 
@@ -9,12 +12,40 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from experiments.runs import ROOT
+
+# ``python -m experiments run waiting ...`` with the test study registered: the command's own main and exit code
+SWEEP = textwrap.dedent("""
+    import sys
+    sys.path[:0] = [{root!r}]
+    from experiments import STUDIES
+    STUDIES["waiting"] = "tests.tiny_study:Waiting"
+    from experiments.__main__ import main
+    sys.exit(main(["run", "waiting", "--workers", "2", "--no-progress", "--out", {out!r}]))
+""")
+
+
+def start_sweep(out: Path, **options) -> subprocess.Popen:
+    """The waiting sweep in a process group of its own, storing into ``out``."""
+    return subprocess.Popen([sys.executable, "-c", SWEEP.format(root=str(ROOT), out=str(out))], cwd=out,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT)), start_new_session=True,
+                            **options)
+
+
+def wait_for_workers(sweep: subprocess.Popen) -> set[int]:
+    """The sweep's processes once its two workers and the resource tracker are up (the workers then run)."""
+    deadline = time.monotonic() + 240
+    while len(children(sweep.pid)) < 4:  # the fork server, two workers and the resource tracker
+        assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-2000:]
+        time.sleep(0.2)
+    time.sleep(1)  # the workers have started their runs
+    return children(sweep.pid)
 
 
 def children(pid: int) -> set[int]:
@@ -42,18 +73,9 @@ def alive(pid: int) -> bool:
     (signal.SIGINT, True, 130, "error: interrupted: the finished runs are stored"),
 ])
 def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code, message):
-    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",
-               "--no-progress", "--out", str(tmp_path)]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    sweep = start_sweep(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while len(children(sweep.pid)) < 3:  # two workers and the resource tracker are up
-            assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-2000:]
-            time.sleep(0.2)
-        time.sleep(3)  # the workers are training
-        workers = children(sweep.pid)
+        workers = wait_for_workers(sweep)
         if group:
             os.killpg(sweep.pid, signum)
         else:
@@ -77,17 +99,9 @@ def test_a_stopped_sweep_leaves_no_process_behind(tmp_path, signum, group, code,
 
 def test_workers_end_with_a_driver_killed_outright(tmp_path):
     """SIGKILL cannot be handled: the workers asked the kernel to end them with their parent."""
-    command = [sys.executable, str(ROOT / "experiments"), "run", "table1", "--quick", "--workers", "2",
-               "--no-progress", "--out", str(tmp_path)]
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=dict(os.environ, HF_HUB_OFFLINE="1"),
-                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sweep = start_sweep(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while len(children(sweep.pid)) < 3:
-            assert sweep.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        time.sleep(3)
-        workers = children(sweep.pid)
+        workers = wait_for_workers(sweep)
         sweep.kill()
         sweep.wait()
         deadline = time.monotonic() + 20

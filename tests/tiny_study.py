@@ -1,10 +1,11 @@
-"""``Tiny``: a two-model, two-seed study of 12 steps for the runner's tests. A module of its own that imports no
-torch or Lightning, so that a driver process started by a test (``test_ray_backend``) starts in a second."""
+"""``Tiny``: a two-model, two-seed study of 12 steps for the runner's tests, and ``Waiting``, whose runs only wait.
+A module of its own that imports no torch or Lightning, so that a driver process started by a test
+(``test_ray_backend``, ``test_runner_signals``) starts in a second."""
 
 from __future__ import annotations
 
 from experiments.runner import Claim, Results, Study
-from experiments.runs import fit_run, load_config, override
+from experiments.runs import Run, fit_run, load_config, override
 from experiments.verdicts import HOLDS, Verdict
 
 TINY = {"trainer.max_steps": 12, "trainer.val_check_interval": 6, "data.train_subset": 300}
@@ -35,3 +36,34 @@ class Tiny(Study):
 
     def claims(self, results, quick):
         return [Claim.judged("logistic learns something", Verdict(HOLDS, "x"), "y", applicable=not quick)]
+
+
+WAIT = "tests.tiny_study:wait"
+
+
+def wait(config: dict) -> dict:
+    """Waits ``config["seconds"]`` behind a progress bar, as a training run's worker does, using no CPU."""
+    import time
+
+    from tqdm import tqdm
+
+    for _ in tqdm(range(config["seconds"]), disable=True):
+        time.sleep(1)
+    return {"waited": config["seconds"]}
+
+
+class Waiting(Study):
+    """Runs that outlast any test: a sweep that is surely mid-run when a test signals it, at no CPU cost."""
+
+    name = "waiting"
+    title = "waiting"
+    seeds = (0, 1, 2, 3)
+
+    def runs(self, quick, seeds):
+        return [Run({"seed": s}, {"seed": s, "seconds": 600}, WAIT) for s in seeds]
+
+    def table(self, results: Results, quick: bool) -> str:
+        return f"{len(results.records)} runs"
+
+    def claims(self, results, quick):
+        return []
