@@ -45,8 +45,8 @@ def test_ddp_launcher_through_the_command_line(tmp_path):
     command = [sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(ROOT / "configs/simclr.yaml"),
                "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu",
                "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1",
-               "--data.batch_size=50", "--data.train_subset=400",
-               "--data.overrides={num_samples: 1000}"]  # the evaluation at the end of fit on 800 + 200 examples
+               "--data.batch_size=50", "--data.train_subset=400", "--model.probe_max_iter=50",
+               "--data.overrides={num_samples: 1000}"]  # the evaluation at the end of fit on 400 + 200 examples
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
