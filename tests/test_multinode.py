@@ -61,10 +61,12 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("base, changes", [
     ("configs/mlp.yaml", {}),
-    # deterministic views, so that the two nodes' augmentations equal the one process's
-    ("configs/simclr.yaml", {"model.init_args.max_shift": 1, "model.init_args.slope_std": 0.0,
-                             "model.init_args.offset_std": 0.0, "model.init_args.evaluate_at_fit_end": False,
-                             "trainer.max_epochs": -1}),
+    # deterministic views, so that the two nodes' augmentations equal the one process's. Slow: the default run
+    # covers SimCLR's negatives gathered across processes (test_ssl_ddp) and two nodes (the classifier above)
+    pytest.param("configs/simclr.yaml", {"model.init_args.max_shift": 1, "model.init_args.slope_std": 0.0,
+                                         "model.init_args.offset_std": 0.0,
+                                         "model.init_args.evaluate_at_fit_end": False, "trainer.max_epochs": -1},
+                 marks=pytest.mark.slow),
 ], ids=["classifier", "simclr"])
 def test_two_nodes_train_like_one_process_on_the_global_batch(base, changes, tmp_path):
     single = tmp_path / "single"
