@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from results_file import RESULTS, write_results  # first: it puts this checkout's package on the path
@@ -62,17 +64,58 @@ def stored_results(runs: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in runs.glob("*.json")} if runs.is_dir() else {}
 
 
+def numbers(value: object, path: str = "") -> Iterator[tuple[str, object]]:
+    """Every leaf of a result by its path, leaving out wall times (keys ending in ``seconds``)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not str(key).endswith("seconds"):
+                yield from numbers(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from numbers(item, f"{path}/{index}")
+    else:
+        yield path, value
+
+
+def largest_change(fresh: dict, committed: dict) -> float | None:
+    """The largest absolute difference between the two results' numbers: 0.0 when they are equal bit for bit
+    (wall times aside), None when they cannot be compared (another structure, a text or a nan that differs)."""
+    a, b = dict(numbers(fresh)), dict(numbers(committed))
+    if a.keys() != b.keys():
+        return None
+    change = 0.0
+    for path, x in a.items():
+        y = b[path]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+            if x != y:
+                return None
+        elif math.isnan(x) or math.isnan(y):
+            if not (math.isnan(x) and math.isnan(y)):
+                return None
+        else:
+            change = max(change, abs(x - y))
+    return change
+
+
 def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
-    """How many of the clone's new runs give the committed run's result bit for bit (full protocols only: the
-    quick runs are not committed)."""
+    """How many of the clone's new runs give the committed run's result bit for bit (wall times aside), and by
+    how much the others differ: per run the largest absolute change of any number in its result (full protocols
+    only: the quick runs are not committed)."""
     if quick:
         return {}
     fresh = stored_results(clone / "results" / name / "runs")
     committed = stored_results(ROOT / "results" / name / "runs")
     both = sorted(k for k in fresh if k in committed)
-    differ = [fresh[k]["tags"] for k in both if fresh[k]["result"] != committed[k]["result"]]
+    changes = {k: largest_change(fresh[k]["result"], committed[k]["result"]) for k in both}
+    differ = sorted((k for k in both if changes[k] != 0.0),
+                    key=lambda k: math.inf if changes[k] is None else changes[k], reverse=True)
+    largest = [changes[k] for k in differ if changes[k] is not None]
     return {"runs_equal_to_committed": len(both) - len(differ), "runs_differing_from_committed": len(differ),
-            "differing": differ[:20], "runs_not_committed": len(fresh) - len(both)}
+            "runs_not_comparable": len(differ) - len(largest),
+            "largest_change_median": statistics.median(largest) if largest else None,
+            "largest_change_max": max(largest) if largest else None,
+            "differing": [{**fresh[k]["tags"], "largest_change": changes[k]} for k in differ[:20]],
+            "runs_not_committed": len(fresh) - len(both)}
 
 
 def time_study(name: str, quick: bool, workers: int) -> dict:
