@@ -6,8 +6,10 @@ stores stay, so the transfer study finds the metalearning run it needs, as after
 clone's runs are then compared with the committed ones: how many give the same result bit for bit, and which do
 not. A study may be timed in its own invocation (the paper's full protocols take hours); ``bench/results/paper.json``
 keeps the latest timing of every study, full and ``--quick`` apart, and gives the total once every study has one.
+With ``--adopt``, the clone's runs (full protocols) replace the committed ones in this checkout's store: a timing
+is also a re-run with today's code, recorded with its commit; then ``python -m experiments report NAME``.
 
-    python bench/paper.py table1 per_class [--quick] [--workers 2]
+    python bench/paper.py table1 per_class [--quick] [--workers 2] [--adopt]
     python bench/paper.py all --quick
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from results_file import RESULTS, write_results  # first: it puts this checkout's package on the path
 
 from experiments import STUDIES  # noqa: E402
+from mnist1d_hf.atomic import write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 3 * 3600  # the whole paper at its full protocols in at most 3 hours on 2 cores
@@ -118,7 +121,15 @@ def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
             "runs_not_committed": len(fresh) - len(both)}
 
 
-def time_study(name: str, quick: bool, workers: int) -> dict:
+def adopt(name: str, clone: Path) -> int:
+    """Write the clone's stored runs of ``name`` into this checkout's store, each file atomically; how many."""
+    fresh = sorted((clone / "results" / name / "runs").glob("*.json"))
+    for path in fresh:
+        write_text(ROOT / "results" / name / "runs" / path.name, path.read_text())
+    return len(fresh)
+
+
+def time_study(name: str, quick: bool, workers: int, adopting: bool = False) -> dict:
     """Run one study from an empty store in a fresh clone; its wall time, load, runs and comparison."""
     with tempfile.TemporaryDirectory(prefix="paper-") as temp:
         clone = Path(temp) / "checkout"
@@ -138,10 +149,13 @@ def time_study(name: str, quick: bool, workers: int) -> dict:
         ran = next((line for line in done.stdout.splitlines() if line.startswith("ran ")), "")
         print(f"{name:22s} {seconds:8.1f} s  {ran}  load median {statistics.median(load):.1f} "
               f"(max {max(load):.1f})", flush=True)
-        return {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "commit": commit,
-                "load_median": round(statistics.median(load), 2), "load_max": round(max(load), 2),
-                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **compare_with_committed(name, clone, quick)}
+        timing = {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "commit": commit,
+                  "load_median": round(statistics.median(load), 2), "load_max": round(max(load), 2),
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  **compare_with_committed(name, clone, quick)}
+        if adopting and not quick:
+            print(f"{name}: {adopt(name, clone)} runs adopted into results/{name}/runs", flush=True)
+        return timing
 
 
 def main() -> None:
@@ -149,6 +163,8 @@ def main() -> None:
     parser.add_argument("studies", nargs="+", choices=sorted(STUDIES) + ["all"])
     parser.add_argument("--quick", action="store_true", help="the quick protocols instead of the full ones")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--adopt", action="store_true",
+                        help="the clone's runs replace the committed ones in this checkout's store (full protocols)")
     args = parser.parse_args()
     names = list(STUDIES) if "all" in args.studies else list(dict.fromkeys(args.studies))
 
@@ -157,7 +173,7 @@ def main() -> None:
     protocol = "quick" if args.quick else "full"
     timings = record.get(protocol, {}).get("studies", {})
     for name in names:
-        timings[name] = time_study(name, args.quick, args.workers)
+        timings[name] = time_study(name, args.quick, args.workers, args.adopt)
         record[protocol] = summary(timings)
         write_results("paper", {k: v for k, v in record.items() if k in ("full", "quick")})
 
