@@ -1,4 +1,10 @@
-"""The dataset card's YAML follows the Hub's conventions (checked on the rendered README, as the Hub reads it)."""
+"""The dataset card's YAML follows the Hub's conventions (checked on the rendered README, as the Hub reads it), and
+its Table 1 quotes the committed runs."""
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
 
 import datasets
 import pytest
@@ -79,3 +85,17 @@ def test_the_card_states_the_frozen_file_difference_exactly():
     _, body = front_matter(rendered(["standard"]))
     assert "depends on the numpy and scipy versions" in body and "more\nthan 1e-14" in body
     assert "92 of the 160,000" not in body, "a count of differing values holds for one pair of library versions"
+
+
+def test_the_cards_table1_quotes_the_committed_runs():
+    """The card's measured rows are the mean ± std (over seeds) of the stored Table 1 runs' last-step accuracy."""
+    root = Path(__file__).resolve().parents[1]
+    accuracy = defaultdict(list)
+    for path in sorted((root / "results" / "table1" / "runs").glob("*.json")):
+        run = json.loads(path.read_text())
+        accuracy[run["tags"]["variant"], run["tags"]["model"]].append(100 * run["result"]["final"]["val/acc"])
+    card = (root / "hub_card" / "table1.md").read_text()
+    for variant in ("standard", "shuffled"):
+        cells = [f"{statistics.fmean(accuracy[variant, m]):.1f} ± {statistics.stdev(accuracy[variant, m]):.1f}"
+                 for m in ("logistic", "mlp", "cnn", "gru")]
+        assert f"| `{variant}`, measured | {' | '.join(cells)} |" in card
