@@ -164,30 +164,14 @@ def local(jobs: Sequence[Job], workers: int, prepare: Callable[[Job], Job | None
     try:
         yield from as_finished(jobs, lambda job: pool.submit(execute, job.task, job.config, job.upstream,
                                                              job.scratch),
-                               _first_done,
+                               lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0],
                                Future.result, Future.cancel, capacity=workers, prepare=prepare)
     except BaseException:
         stopped = True
         _terminate(pool)
         raise
     finally:
-        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=not stopped, cancel_futures=True)
-        if stopped and manager is not None:
-            # The executor's thread closes its wake-up pipe once it has seen the killed workers; Python's exit
-            # hook writes to that pipe without a lock, and doing so mid-close printed "OSError: Bad file
-            # descriptor" after the driver's last line. Waiting here for the thread leaves the hook nothing to do.
-            manager.join(timeout=30)
-
-
-def _first_done(futures: Iterable[Future]) -> set[Future]:
-    """The futures done so far, once at least one is. The wait wakes every half second: Python runs a signal's
-    handler only in the main thread, and when the kernel hands Ctrl-C or SIGTERM to one of the pool's threads
-    instead, an untimed wait need not notice it."""
-    while True:
-        done = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)[0]
-        if done:
-            return done
 
 
 PRELOADED = ("torch", "lightning")  # seconds of imports every run needs; third-party, so the same in any checkout
