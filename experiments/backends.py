@@ -171,7 +171,13 @@ def local(jobs: Sequence[Job], workers: int, prepare: Callable[[Job], Job | None
         _terminate(pool)
         raise
     finally:
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=not stopped, cancel_futures=True)
+        if stopped and manager is not None:
+            # The executor's thread closes its wake-up pipe once it has seen the killed workers; Python's exit
+            # hook writes to that pipe without a lock, and doing so mid-close printed "OSError: Bad file
+            # descriptor" after the driver's last line. Waiting here for the thread leaves the hook nothing to do.
+            manager.join(timeout=30)
 
 
 PRELOADED = ("torch", "lightning")  # seconds of imports every run needs; third-party, so the same in any checkout
