@@ -6,6 +6,7 @@ worker process (or cluster node) can import and call it. Runs execute in-process
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 import math
@@ -52,7 +53,9 @@ def resolve(task: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 def build(config: dict[str, Any]):
     """The project's LightningCLI instantiated from a config dict, without running anything and without the
-    ``config.yaml`` that LightningCLI would save into the working directory (the store keeps the config)."""
+    ``config.yaml`` that LightningCLI would save into the working directory (the store keeps the config). The
+    dict is left as given (the parser would turn its callbacks into namespaces in place, and a run's key hashes
+    it)."""
     from lightning.pytorch.cli import SaveConfigCallback
 
     from lightning_modules.cli import build_cli
@@ -61,7 +64,7 @@ def build(config: dict[str, Any]):
         logging.getLogger(name).setLevel(logging.WARNING)
     argv, sys.argv = sys.argv, sys.argv[:1]  # the config is the whole command line: not the driver's options
     try:
-        cli = build_cli(config, run=False)
+        cli = build_cli(copy.deepcopy(config), run=False)
     finally:
         sys.argv = argv
     cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, SaveConfigCallback)]

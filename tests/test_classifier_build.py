@@ -1,5 +1,6 @@
 """Building a Classifier run from its config (LightningCLI, once per run): activation names are matched as names,
-class paths still build modules, and no name sends the parser searching every ``nn.Module`` subclass."""
+class paths still build modules, no name sends the parser searching every ``nn.Module`` subclass, and the config
+dict is left as given."""
 
 import copy
 from typing import get_args
@@ -9,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from experiments.lottery.protocol import QUICK, random_mask_config, search_config
 from experiments.runs import fit_run, load_config
 from experiments.tasks import build
 from lightning_modules.nets import ACTIVATIONS, ActivationName, SharedActivation
@@ -61,3 +63,17 @@ def test_activation_names_and_class_paths_build_their_modules(activation, expect
     first = net.backbone.blocks[0][1]
     built = first.target if isinstance(first, SharedActivation) else first
     assert type(built) is expected
+
+
+def test_building_a_run_leaves_its_config_as_given():
+    """LightningCLI's parser turns a config's callbacks into namespaces in place; the run's key hashes that dict
+    afterwards (an in-process caller, a bench)."""
+    config = random_mask_config(search_config(0, QUICK), 0, 91)
+    given = copy.deepcopy(config)
+    threads = torch.get_num_threads()
+    try:
+        cli = build(config)
+    finally:
+        torch.set_num_threads(threads)
+    assert type(cli.trainer.callbacks[0]).__name__ == "RandomMask"
+    assert config == given
