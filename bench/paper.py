@@ -32,7 +32,7 @@ from pathlib import Path
 from results_file import RESULTS, write_results  # first: it puts this checkout's package on the path
 
 from experiments import STUDIES  # noqa: E402
-from mnist1d_hf.atomic import write_text  # noqa: E402
+from mnist1d_hf.atomic import write_file, write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 3 * 3600  # the whole paper at its full protocols in at most 3 hours on 2 cores
@@ -122,9 +122,14 @@ def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
 
 
 def adopt(name: str, clone: Path) -> int:
-    """Write the clone's stored runs of ``name`` into this checkout's store, each file atomically; how many."""
-    fresh = sorted((clone / "results" / name / "runs").glob("*.json"))
+    """Write the clone's stored runs of ``name`` into this checkout's store, each file atomically, with their
+    artifacts (the folder beside a run: a later stage's input) before the run itself; how many runs."""
+    runs = clone / "results" / name / "runs"
+    fresh = sorted(runs.glob("*.json"))
     for path in fresh:
+        for artifact in sorted((runs / path.stem).glob("*")):
+            write_file(ROOT / "results" / name / "runs" / path.stem / artifact.name,
+                       lambda tmp, data=artifact.read_bytes(): tmp.write_bytes(data))
         write_text(ROOT / "results" / name / "runs" / path.name, path.read_text())
     return len(fresh)
 
