@@ -41,11 +41,12 @@ class Lottery(Study):
     the search's artifact `ticket.pt`); they train through `experiments.tasks:fit`, the ticket loaded by the
     `LoadTicket` callback. Fig. 3's random masks need nothing of the search (the counts are the schedule's, theta0
     is the model the trial's seed builds): they are `fit` runs of the search's config with `RandomMask` in place
-    of `LotteryTicket`. The stored searches were made before searches kept their artifact: their results are kept,
-    their `ticket.pt` is not in the store, so a section F retraining run again first runs its search again (the
-    runner does it by itself; about 20 min per search on one thread). On this machine today's code does not
-    retrain the stored runs bit for bit (two dense retrainings of trial 0 differ from step 100 on, ending 64.1 vs
-    63.1 and 62.6 vs 62.9), so such a search may find another ticket than the one the stored retrainings used."""
+    of `LotteryTicket`. The stored searches' `ticket.pt` is not in the store (the runs were copied from the clone
+    that made them without it), so a section F retraining run again first runs its search again (the runner does
+    it by itself; about 20 min per search on one thread). The stored runs were made with AVX2 kernels (their
+    provenance's `cpu_capability`); on a CPU with other kernels the same code gives other last bits, which
+    thousands of training steps turn into another draw of the study, so such a search may find another ticket
+    than the one the stored retrainings used."""
 
     name = "lottery"
     title = "Lottery tickets: the 92% ticket on new data, permuted inputs and a new init (paper Fig. 3, section F)"
