@@ -14,7 +14,6 @@ kept: the checkpoint is deleted with its folder (training the run's stored confi
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -95,7 +94,7 @@ def train_to_checkpoint(config: dict[str, Any], checkpoint: str | Path) -> int:
     """Fit ``config`` and save its final checkpoint to ``checkpoint``; the number of steps trained."""
     from .tasks import build
 
-    cli = build(copy.deepcopy(config))
+    cli = build(config)
     cli.trainer.fit(cli.model, cli.datamodule)
     cli.trainer.save_checkpoint(Path(checkpoint))
     return cli.trainer.global_step

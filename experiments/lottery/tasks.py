@@ -45,7 +45,7 @@ def search(config: dict[str, Any]) -> Output:
 
     from ..tasks import build
 
-    cli = build(copy.deepcopy(config["cli"]))
+    cli = build(config["cli"])
     ticket = next(c for c in cli.trainer.callbacks if isinstance(c, LotteryTicket))
     cli.trainer.fit(cli.model, cli.datamodule)
     r = config["analysis_round"]
