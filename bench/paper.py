@@ -124,13 +124,13 @@ def compare_with_committed(name: str, clone: Path, quick: bool) -> dict:
 def adopt(name: str, clone: Path) -> int:
     """Write the clone's stored runs of ``name`` into this checkout's store, each file atomically, with their
     artifacts (the folder beside a run: a later stage's input) before the run itself; how many runs."""
-    runs = clone / "results" / name / "runs"
+    runs, store = clone / "results" / name / "runs", ROOT / "results" / name / "runs"
     fresh = sorted(runs.glob("*.json"))
     for path in fresh:
         for artifact in sorted((runs / path.stem).glob("*")):
-            write_file(ROOT / "results" / name / "runs" / path.stem / artifact.name,
+            write_file(store / path.stem / artifact.name,
                        lambda tmp, data=artifact.read_bytes(): tmp.write_bytes(data))
-        write_text(ROOT / "results" / name / "runs" / path.name, path.read_text())
+        write_text(store / path.name, path.read_text())
     return len(fresh)
 
 

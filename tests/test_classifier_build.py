@@ -24,6 +24,15 @@ def cnn_config(activation=None) -> dict:
     return config
 
 
+def built(config: dict):
+    """``build(config)``, with the caller's torch thread count restored (a run sets one thread)."""
+    threads = torch.get_num_threads()
+    try:
+        return build(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def subclass_searches(monkeypatch):
     """The base classes whose every subclass the config parser listed (to resolve a bare name)."""
@@ -43,11 +52,7 @@ def test_activation_name_type_lists_exactly_the_activations():
 
 
 def test_table1_cnn_config_builds_without_searching_module_subclasses(subclass_searches):
-    threads = torch.get_num_threads()
-    try:
-        cli = build(cnn_config())
-    finally:
-        torch.set_num_threads(threads)
+    cli = built(cnn_config())
     assert [type(block[1]) for block in cli.model.net.backbone.blocks] == [nn.ReLU] * 3
     assert subclass_searches == []  # a bare "relu" searched all nn.Module subclasses, most of the build's time
 
@@ -55,14 +60,10 @@ def test_table1_cnn_config_builds_without_searching_module_subclasses(subclass_s
 @pytest.mark.parametrize(("activation", "expected"), [("swish", nn.SiLU), ("torch.nn.Tanh", nn.Tanh),
                                                       ({"class_path": "torch.nn.GELU"}, nn.GELU)])
 def test_activation_names_and_class_paths_build_their_modules(activation, expected):
-    threads = torch.get_num_threads()
-    try:
-        net = build(cnn_config(activation)).model.net
-    finally:
-        torch.set_num_threads(threads)
+    net = built(cnn_config(activation)).model.net
     first = net.backbone.blocks[0][1]
-    built = first.target if isinstance(first, SharedActivation) else first
-    assert type(built) is expected
+    activation_module = first.target if isinstance(first, SharedActivation) else first
+    assert type(activation_module) is expected
 
 
 def test_building_a_run_leaves_its_config_as_given():
@@ -70,10 +71,6 @@ def test_building_a_run_leaves_its_config_as_given():
     afterwards (an in-process caller, a bench)."""
     config = random_mask_config(search_config(0, QUICK), 0, 91)
     given = copy.deepcopy(config)
-    threads = torch.get_num_threads()
-    try:
-        cli = build(config)
-    finally:
-        torch.set_num_threads(threads)
+    cli = built(config)
     assert type(cli.trainer.callbacks[0]).__name__ == "RandomMask"
     assert config == given
