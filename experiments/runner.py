@@ -14,7 +14,7 @@ import os
 import shutil
 import statistics
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -185,16 +185,21 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
         rerun_before = resolve(rerun_before)  # an unknown commit is refused before anything runs
     stale = (lambda run: is_older((stores.of(run).get(run) or {}).get("provenance"), rerun_before)) \
         if rerun_before else (lambda run: False)
-    missing = [run for run in runs if not stores.of(run).has(run) or stale(run)]
-    missing = upstream_first(missing, lambda run: stores.of(run).upstream(run) is None or stale(run))
+    again = stores.runs_again(stale)
+    missing = upstream_first([run for run in runs if again(run)],
+                             lambda run: stores.of(run).upstream(run) is None or again(run))
     jobs = plan(missing, populations)
     declared = {run.key for run in runs}
     extra = sum(run.key not in declared for run in missing)
+    outdated = sum(bool(stores.outdated(run)) for run in missing)
     print(f"{study.name}{' (quick)' if quick else ''}: {len(runs)} runs, {len(runs) - len(missing) + extra} "
           f"already in {stores.own.folder}, {len(missing)} to run"
-          + (f" ({extra} needed by others)" if extra else "") + f" as {len(jobs)} job(s)", flush=True)
+          + (f" ({extra} needed by others)" if extra else "")
+          + (f" ({outdated} made from an earlier result of a run they need)" if outdated else "")
+          + f" as {len(jobs)} job(s)", flush=True)
     provenance = code()
-    outcomes = _backend(backend, jobs, workers, address, stores.prepare(backend))  # a missing Ray fails here
+    making = {run.key for run in missing}  # a run that needs one of these waits for its new result
+    outcomes = _backend(backend, jobs, workers, address, stores.prepare(backend, making))  # a missing Ray fails here
     if jobs:
         stores.own.folder.mkdir(parents=True, exist_ok=True)  # so does an unwritable folder, before any training
     bar = _progress(len(missing), study.name, progress)
@@ -204,7 +209,10 @@ def run_study(study: Study, quick: bool = False, seeds: Sequence[int] | None = N
                 population = None if job.seeds is None else {"seeds": list(job.seeds), "seconds": seconds}
                 stores.of(run).put(run, result, seconds / len(job.members), run.study or study.name,
                                    population=population, artifacts=finished.artifacts if job.seeds is None
-                                   else None, provenance={**provenance, **finished.environment})
+                                   else None, provenance={**provenance, **finished.environment},
+                                   received=job.upstream)
+                making.discard(run.key)
+                stores.forget(run)
                 stores.clear_scratch(run)
             bar.set_postfix_str(f"{job.label} {seconds:.0f}s")
             bar.update(len(job.members))
@@ -220,6 +228,7 @@ class Stores:
         self.quick = quick
         self.own = open_store(study, quick, seeds, out)
         self.name = study.name
+        self._digests: dict[str, str | None] = {}
 
     def of(self, run: Run) -> RunStore:
         if run.study is None or run.study == self.name:
@@ -228,9 +237,44 @@ class Stores:
 
         return open_store(named_study(run.study), self.quick)
 
-    def prepare(self, backend: str) -> Callable[[Job], Job | None]:
-        """The job with its needed runs' results and artifacts attached, or None while one is not stored."""
+    def digest(self, run: Run) -> str | None:
+        """The digest of what a run that needs ``run`` receives now (``Upstream.digest``); None if not stored."""
+        if run.key not in self._digests:
+            upstream = self.of(run).upstream(run)
+            self._digests[run.key] = None if upstream is None else upstream.digest()
+        return self._digests[run.key]
+
+    def forget(self, run: Run) -> None:
+        """Drop ``run``'s remembered digest: it has just been stored again."""
+        self._digests.pop(run.key, None)
+
+    def outdated(self, run: Run) -> list[Run]:
+        """The runs ``run`` needs whose stored outcome is not the one it was made from: its record keeps the
+        digest of what it received (``upstream_sha256``), and the needed run stored now gives another, or none.
+        A run stored before digests were recorded is never outdated: what it received is not known."""
+        received = (self.of(run).get(run) or {}).get("upstream_sha256") if run.needs else None
+        if not received:
+            return []
+        return [needed for needed in run.needs if self.digest(needed) != received.get(needed.key)]
+
+    def runs_again(self, stale: Callable[[Run], bool]) -> Callable[[Run], bool]:
+        """Whether a sweep makes a run: it is not stored, or ``stale`` (made by code older than asked), or
+        outdated, or a run it needs is stored but made again in this sweep (then it is made again after it)."""
+        decided: dict[str, bool] = {}
+
+        def again(run: Run) -> bool:
+            if run.key not in decided:
+                decided[run.key] = (not self.of(run).has(run) or stale(run) or bool(self.outdated(run))
+                                    or any(self.of(needed).has(needed) and again(needed) for needed in run.needs))
+            return decided[run.key]
+        return again
+
+    def prepare(self, backend: str, making: Collection[str] = ()) -> Callable[[Job], Job | None]:
+        """The job with its needed runs' results and artifacts attached, or None while one is not stored or is
+        still to be made in this sweep (``making``: the keys of the runs not stored yet by it)."""
         def ready(job: Job) -> Job | None:
+            if any(run.key in making for run in job.needs):
+                return None
             upstream = [self.of(run).upstream(run) for run in job.needs]
             if any(u is None for u in upstream):
                 return None
@@ -422,4 +466,10 @@ def status(study: Study, quick: bool = False, seeds: Sequence[int] | None = None
     if results.records:
         lines.append(f"  made by: {made_by(results.records)}")
     lines += [f"  missing: {run.label}" for run in missing]
+    stores = Stores(study, quick, seeds, out)
+    for run in declared_runs(study, quick, seeds):
+        changed = stores.outdated(run)
+        if changed:
+            lines.append(f"  out of date: {run.label} (made from an earlier result of "
+                         f"{', '.join(needed.label for needed in changed)}; `run` makes it again)")
     return "\n".join(lines)

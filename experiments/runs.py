@@ -69,6 +69,15 @@ class Upstream:
     result: dict[str, Any]
     artifacts: dict[str, bytes] = field(default_factory=dict)
 
+    def digest(self) -> str:
+        """SHA-256 of the result (canonical JSON) and the artifacts: a run records the digest of what it received,
+        so a needed run made again with another outcome shows in the runs made from the earlier one."""
+        sha = hashlib.sha256(json.dumps(self.result, sort_keys=True, separators=(",", ":")).encode())
+        for name in sorted(self.artifacts):
+            sha.update(name.encode())
+            sha.update(hashlib.sha256(self.artifacts[name]).digest())
+        return sha.hexdigest()
+
 
 @dataclass(frozen=True)
 class Output:

@@ -9,6 +9,7 @@ a stored run always has the artifacts its record lists.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -71,18 +72,23 @@ class RunStore:
 
     def put(self, run: Run, result: dict[str, Any], seconds: float, study: str,
             population: dict[str, Any] | None = None, artifacts: dict[str, bytes] | None = None,
-            provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+            provenance: dict[str, Any] | None = None, received: Sequence[Upstream] = ()) -> dict[str, Any]:
         """Record a finished run and return the record.
 
         ``population`` says which seeds it trained with, if it was a member of a population job (``seconds`` is
         then its share of the job's time); ``artifacts`` are files kept beside it; ``provenance`` the code and
-        environment that made it.
+        environment that made it; ``received`` what it was handed of the runs it needs (their digests are kept
+        as ``upstream_sha256``, see ``outdated``).
         """
         record = {"key": run.key, "study": study, "tags": run.tags, "task": run.task, "config": run.config,
                   "result": result, "seconds": round(seconds, 3),
                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if run.needs:
             record["needs"] = [needed.key for needed in run.needs]
+        if received:
+            if len(received) != len(run.needs):
+                raise ValueError(f"run {run.label} needs {len(run.needs)} runs but received {len(received)}")
+            record["upstream_sha256"] = {needed.key: got.digest() for needed, got in zip(run.needs, received)}
         if artifacts:
             record["artifacts"] = sorted(artifacts)
             for name, data in artifacts.items():

@@ -4,6 +4,7 @@ reports never touch the canonical files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from experiments import runner
 from experiments.backends import RunFailed
 from experiments.provenance import code, is_older
 from experiments.runner import output_dir, report, run_study, status
-from experiments.runs import ROOT, Run
+from experiments.runs import ROOT, Run, Upstream
 
 
 def records(root):
@@ -68,9 +69,60 @@ def test_a_lost_artifact_makes_its_run_run_again_before_the_runs_that_need_it(st
     use = [r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0]
     (tmp_path / "runs" / made["key"] / "blob.bin").unlink()
     (tmp_path / "runs" / f"{use[0]['key']}.json").unlink()
-    # one use run is missing; its upstream has lost its artifact, so it runs again first
-    assert run_study(Staged(), seeds=[0], workers=1, out=tmp_path, progress=False) == {"ran": 2, "skipped": 1}
+    # one use run is missing; its upstream has lost its artifact, so it runs again first, and the other use run,
+    # whose record keeps the digest of what it received, runs again from the new outcome (it cannot be checked)
+    assert run_study(Staged(), seeds=[0], workers=1, out=tmp_path, progress=False) == {"ran": 3, "skipped": 0}
     assert (tmp_path / "runs" / made["key"] / "blob.bin").is_file()
+
+
+def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(store):
+    tmp_path = store
+    made = next(r for r in records(tmp_path) if r["tags"] == {"stage": "make", "seed": 0})
+    blob = tmp_path / "runs" / made["key"] / "blob.bin"
+    use, unrecorded = (r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0)
+    assert use["upstream_sha256"] == {made["key"]: Upstream(made["result"], {"blob.bin": blob.read_bytes()}).digest()}
+    del unrecorded["upstream_sha256"]  # as stored before digests were recorded: what it received is not known
+    (tmp_path / "runs" / f"{unrecorded['key']}.json").write_text(json.dumps(unrecorded))
+    assert "out of date" not in status(Staged(), out=tmp_path)
+
+    other = b"another outcome" * 3  # the make run stored again with another outcome (as on another machine)
+    blob.write_bytes(other)
+    made["result"]["digest"] = hashlib.sha256(other).hexdigest()
+    (tmp_path / "runs" / f"{made['key']}.json").write_text(json.dumps(made))
+    label = " ".join(f"{k}={v}" for k, v in use["tags"].items())
+    assert [line for line in status(Staged(), out=tmp_path).splitlines() if "out of date" in line] == \
+        [f"  out of date: {label} (made from an earlier result of stage=make seed=0; `run` makes it again)"]
+    assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 1, "skipped": 5}
+    again = json.loads((tmp_path / "runs" / f"{use['key']}.json").read_text())
+    assert again["result"]["digest"] == made["result"]["digest"]
+    assert again["result"]["length"] == len(other) * again["tags"]["scale"]
+    assert "out of date" not in status(Staged(), out=tmp_path)
+    assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 0, "skipped": 6}
+
+
+def test_runs_that_need_a_run_made_again_are_made_again_after_it(store):
+    tmp_path = store
+    made_path = next(tmp_path / "runs" / f"{r['key']}.json" for r in records(tmp_path)
+                     if r["tags"] == {"stage": "make", "seed": 0})
+    made = json.loads(made_path.read_text())
+    del made["provenance"]  # made by unknown code, so --rerun-before makes it again ...
+    made["result"]["earlier"] = True  # ... and its new result differs from the stored one
+    made_path.write_text(json.dumps(made))
+    blob = (tmp_path / "runs" / made["key"] / "blob.bin").read_bytes()
+    for path in (tmp_path / "runs").glob("*.json"):  # the use runs were made from the stored result
+        use = json.loads(path.read_text())
+        if use["tags"]["stage"] == "use" and use["tags"]["seed"] == 0:
+            use["upstream_sha256"] = {made["key"]: Upstream(made["result"], {"blob.bin": blob}).digest()}
+            path.write_text(json.dumps(use))
+    assert "out of date" not in status(Staged(), seeds=[0], out=tmp_path)
+    # two workers: the use runs would start beside the make run if they did not wait for its new result
+    assert run_study(Staged(), seeds=[0], workers=2, out=tmp_path, progress=False, rerun_before=code()["commit"]) \
+        == {"ran": 3, "skipped": 0}
+    new = json.loads(made_path.read_text())
+    assert "earlier" not in new["result"]
+    digest = Upstream(new["result"], {"blob.bin": (tmp_path / "runs" / new["key"] / "blob.bin").read_bytes()}).digest()
+    for use in (r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0):
+        assert use["upstream_sha256"] == {new["key"]: digest}
 
 
 def test_a_failed_upstream_run_stops_the_runs_that_need_it(tmp_path):
