@@ -31,7 +31,7 @@ def activation_config(quick: bool, seed: int = 0) -> dict[str, Any]:
 
 
 def activation_run(quick: bool, seed: int = 0) -> Run:
-    """The run that metalearns the activation function with ``seed`` (301 outer steps, about an hour on one
+    """The run that metalearns the activation function with ``seed`` (301 outer steps, 20-30 min on one
     thread), declared as the ``metalearning`` study's wherever it is needed."""
     config = fit_run({}, activation_config(quick, seed)).config
     return Run({"part": "activation", "seed": seed}, config, TASK, study=STUDY)
