@@ -251,11 +251,15 @@ class Stores:
     def outdated(self, run: Run) -> list[Run]:
         """The runs ``run`` needs whose stored outcome is not the one it was made from: its record keeps the
         digest of what it received (``upstream_sha256``), and the needed run stored now gives another, or none.
-        A run stored before digests were recorded is never outdated: what it received is not known."""
-        received = (self.of(run).get(run) or {}).get("upstream_sha256") if run.needs else None
-        if not received:
+        A run stored before digests were recorded is outdated by a needed run stored after it finished."""
+        record = self.of(run).get(run) if run.needs else None
+        if record is None:
             return []
-        return [needed for needed in run.needs if self.digest(needed) != received.get(needed.key)]
+        received = record.get("upstream_sha256")
+        if received:
+            return [needed for needed in run.needs if self.digest(needed) != received.get(needed.key)]
+        later = [(needed, self.of(needed).get(needed)) for needed in run.needs]
+        return [needed for needed, made in later if made is not None and made["finished"] > record["finished"]]
 
     def runs_again(self, stale: Callable[[Run], bool]) -> Callable[[Run], bool]:
         """Whether a sweep makes a run: it is not stored, or ``stale`` (made by code older than asked), or

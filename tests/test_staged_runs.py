@@ -81,7 +81,7 @@ def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(stor
     blob = tmp_path / "runs" / made["key"] / "blob.bin"
     use, unrecorded = (r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0)
     assert use["upstream_sha256"] == {made["key"]: Upstream(made["result"], {"blob.bin": blob.read_bytes()}).digest()}
-    del unrecorded["upstream_sha256"]  # as stored before digests were recorded: what it received is not known
+    del unrecorded["upstream_sha256"]  # as stored before digests were recorded: only its finishing time is known
     (tmp_path / "runs" / f"{unrecorded['key']}.json").write_text(json.dumps(unrecorded))
     assert "out of date" not in status(Staged(), out=tmp_path)
 
@@ -98,6 +98,15 @@ def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(stor
     assert again["result"]["length"] == len(other) * again["tags"]["scale"]
     assert "out of date" not in status(Staged(), out=tmp_path)
     assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 0, "skipped": 6}
+
+    # a run without a digest is out of date once a run it needs is stored after it finished
+    made["finished"] = "2999-01-01T00:00:00+00:00"
+    (tmp_path / "runs" / f"{made['key']}.json").write_text(json.dumps(made))
+    label = " ".join(f"{k}={v}" for k, v in unrecorded["tags"].items())
+    assert [line for line in status(Staged(), out=tmp_path).splitlines() if "out of date" in line] == \
+        [f"  out of date: {label} (made from an earlier result of stage=make seed=0; `run` makes it again)"]
+    assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 1, "skipped": 5}
+    assert "upstream_sha256" in json.loads((tmp_path / "runs" / f"{unrecorded['key']}.json").read_text())
 
 
 def test_runs_that_need_a_run_made_again_are_made_again_after_it(store):
