@@ -40,3 +40,10 @@ def test_every_protocols_run_keys_are_the_committed_ones():
     time: recomputed here, they equal ``results/keys.json`` (rewrite it with ``python -m experiments keys``)."""
     committed = json.loads(runner.KEYS.read_text())
     assert runner.protocol_keys() == committed
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_no_committed_run_was_made_from_an_earlier_result_of_a_run_it_needs(name):
+    """A study's page is only as good as its staged runs: none of them may rest on an outcome of a needed run that
+    the store has since replaced (``status`` would list it as out of date)."""
+    assert "out of date" not in runner.status(study(name))
