@@ -21,8 +21,18 @@ module's batch-order seed S), ``--dd-steps`` steps, evaluated after the last; ``
 (each member on its own seed's batches) and each side runs its jobs in this process exactly as a runner's worker
 does (``backends.execute``). It records each seed's final test and train error on both sides.
 
+The lottery comparisons (``--only lottery``) ask whether the lottery study's runs would gain from populations
+before any is built: its trials train the residual MLP 40-500-500-10, whose steps may be bound by arithmetic on
+this CPU rather than by per-step overhead. ``lottery_analysis`` times section F's retraining shape (batch 500,
+evaluation every 100 steps on the new data's test split; dense masks, the fresh inits of trials 0-2: seeds 42-44)
+and ``lottery_search`` one round of a search (batch 100, evaluation every 79 steps; seeds 0-2), each for
+``--lottery-steps`` steps, as one population of the three seeds vs three single runs. Neither side carries a
+ticket (a population has no per-member ``LoadTicket`` or ``LotteryTicket`` yet): this is the training a ticket
+would ride on.
+
     python bench/population.py [--steps 2000] [--repeats 3] [--members 8] [--threads 1]
     python bench/population.py --only double_descent [--dd-width 47] [--dd-seeds 3] [--dd-steps 20000]
+    python bench/population.py --only lottery [--lottery-steps 1000]
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from typing import Any
 from alternating import alternate, bench_parser, parse_and_configure, timed
 from experiments.backends import execute
 from experiments.double_descent.protocol import CURVE, point_config
+from experiments.lottery.protocol import FRESH_SEED, FULL, analysis_config, search_config
 from experiments.runner import plan, split
 from experiments.runs import Run, fit_run, load_config, override
 from experiments.tasks import fit
@@ -85,6 +96,30 @@ def dd_single_runs(width: int, seeds: int, steps: int) -> list[list[float]]:
     return [errors(execute(run.task, run.config)[0].result) for run in double_descent_runs(width, seeds, steps)]
 
 
+def lottery_config(stage: str, steps: int) -> tuple[dict[str, Any], list[int]]:
+    """The dense form of a lottery stage's training, ``steps`` steps long, and the seeds of trials 0-2."""
+    if stage == "analysis":
+        config = analysis_config(search_config(0, FULL), 0, "dense", "fresh", "new", FULL)["cli"]
+        seeds = [FRESH_SEED + trial for trial in range(3)]
+    else:
+        config, seeds = fit_run({}, search_config(0, FULL)["cli"]).config, [0, 1, 2]
+    config = override(config, **{"trainer.max_steps": steps, "trainer.callbacks": []})
+    return config, seeds
+
+
+def lottery_population(stage: str, steps: int) -> list[float]:
+    """A lottery stage's three seeds as one population; each member's final test accuracy (%)."""
+    config, seeds = lottery_config(stage, steps)
+    final = fit(population_config(config, seeds))["final"]
+    return [100 * member_metrics(final, k)["val/acc"] for k in range(len(seeds))]
+
+
+def lottery_single_runs(stage: str, steps: int) -> list[float]:
+    """A lottery stage's three seeds as single runs, one after the other; their final test accuracies (%)."""
+    config, seeds = lottery_config(stage, steps)
+    return [100 * fit(override(config, seed_everything=seed))["final"]["val/acc"] for seed in seeds]
+
+
 class Log:
     """Every side's final accuracies, and the progress line of each timed side."""
 
@@ -123,11 +158,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--members", type=int, default=8)
-    parser.add_argument("--only", choices=("population", "k1", "double_descent"), default=None,
+    parser.add_argument("--only", choices=("population", "k1", "double_descent", "lottery"), default=None,
                         help="run one of the comparisons; the others' last measurements stay in the results file")
     parser.add_argument("--dd-width", type=int, default=47)
     parser.add_argument("--dd-seeds", type=int, default=3)
     parser.add_argument("--dd-steps", type=int, default=20_000)
+    parser.add_argument("--lottery-steps", type=int, default=1000)
     args = parse_and_configure(parser)
     k, steps, every = args.members, args.steps, args.eval_every
 
@@ -169,9 +205,27 @@ def main() -> None:
                         "declares each seed; both sides in this process through backends.execute",
             "errors_are": "per repetition, per seed: [final test error %, final train error %]",
             "load_average_1_5_15_min": {"before": before, "after": load()}}
+    if args.only in (None, "lottery"):
+        for stage in ("analysis", "search"):
+            log.accuracies.clear()
+            timed(lottery_population, stage, 100)  # warm-up, through one evaluation
+            timed(lottery_single_runs, stage, 100)
+            before = load()
+            sides = alternate(("population", lottery_population, (stage, args.lottery_steps)),
+                              ("single_runs", lottery_single_runs, (stage, args.lottery_steps)), args.repeats,
+                              log.describe)
+            measured[f"lottery_{stage}"] = summary(
+                f"lottery {stage} shape, dense residual MLP 40-500-500-10, 3 seeds: one population / 3 single runs, "
+                "time", sides, "< 1 (would populations pay?)", pick("population", "single_runs")) | {
+                "command": f"python bench/population.py --only lottery --lottery-steps {args.lottery_steps} "
+                           f"--repeats {args.repeats} --threads {args.threads}",
+                "protocol": f"experiments.lottery.protocol's {stage} config, dense, no ticket callback, "
+                            f"{args.lottery_steps} steps, through experiments.tasks.fit",
+                "load_average_1_5_15_min": {"before": before, "after": load()}}
     path = RESULTS / "population.json"
     earlier = json.loads(path.read_text()) if args.only and path.is_file() else {}
-    kept = ("population_vs_sequential", "k1_vs_classifier", "double_descent_point")
+    kept = ("population_vs_sequential", "k1_vs_classifier", "double_descent_point", "lottery_analysis",
+            "lottery_search")
     write_results("population", {
         "protocol": f"configs/cnn.yaml through experiments.tasks.fit, {steps} steps, evaluation every {every}",
         "repetitions": args.repeats, "steps": steps, "torch_threads": args.threads,
