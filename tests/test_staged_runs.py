@@ -24,6 +24,17 @@ def records(root):
     return [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*.json"))]
 
 
+def handed(root, made):
+    """The digest of what a run that needs the stored ``make`` run ``made`` receives: its result and its blob."""
+    return Upstream(made["result"], {"blob.bin": (root / "runs" / made["key"] / "blob.bin").read_bytes()}).digest()
+
+
+def out_of_date(record):
+    """The line ``status`` gives a ``use`` run of seed 0 made from an earlier result of its ``make`` run."""
+    label = Run(record["tags"], {}).label
+    return f"  out of date: {label} (made from an earlier result of stage=make seed=0; `run` makes it again)"
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """The toy study swept once with two workers (spawning workers is the slow part)."""
@@ -80,7 +91,7 @@ def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(stor
     made = next(r for r in records(tmp_path) if r["tags"] == {"stage": "make", "seed": 0})
     blob = tmp_path / "runs" / made["key"] / "blob.bin"
     use, unrecorded = (r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0)
-    assert use["upstream_sha256"] == {made["key"]: Upstream(made["result"], {"blob.bin": blob.read_bytes()}).digest()}
+    assert use["upstream_sha256"] == {made["key"]: handed(tmp_path, made)}
     del unrecorded["upstream_sha256"]  # as stored before digests were recorded: only its finishing time is known
     (tmp_path / "runs" / f"{unrecorded['key']}.json").write_text(json.dumps(unrecorded))
     assert "out of date" not in status(Staged(), out=tmp_path)
@@ -89,9 +100,8 @@ def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(stor
     blob.write_bytes(other)
     made["result"]["digest"] = hashlib.sha256(other).hexdigest()
     (tmp_path / "runs" / f"{made['key']}.json").write_text(json.dumps(made))
-    label = " ".join(f"{k}={v}" for k, v in use["tags"].items())
     assert [line for line in status(Staged(), out=tmp_path).splitlines() if "out of date" in line] == \
-        [f"  out of date: {label} (made from an earlier result of stage=make seed=0; `run` makes it again)"]
+        [out_of_date(use)]
     assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 1, "skipped": 5}
     again = json.loads((tmp_path / "runs" / f"{use['key']}.json").read_text())
     assert again["result"]["digest"] == made["result"]["digest"]
@@ -102,9 +112,8 @@ def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(stor
     # a run without a digest is out of date once a run it needs is stored after it finished
     made["finished"] = "2999-01-01T00:00:00+00:00"
     (tmp_path / "runs" / f"{made['key']}.json").write_text(json.dumps(made))
-    label = " ".join(f"{k}={v}" for k, v in unrecorded["tags"].items())
     assert [line for line in status(Staged(), out=tmp_path).splitlines() if "out of date" in line] == \
-        [f"  out of date: {label} (made from an earlier result of stage=make seed=0; `run` makes it again)"]
+        [out_of_date(unrecorded)]
     assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 1, "skipped": 5}
     assert "upstream_sha256" in json.loads((tmp_path / "runs" / f"{unrecorded['key']}.json").read_text())
 
@@ -117,11 +126,10 @@ def test_runs_that_need_a_run_made_again_are_made_again_after_it(store):
     del made["provenance"]  # made by unknown code, so --rerun-before makes it again ...
     made["result"]["earlier"] = True  # ... and its new result differs from the stored one
     made_path.write_text(json.dumps(made))
-    blob = (tmp_path / "runs" / made["key"] / "blob.bin").read_bytes()
     for path in (tmp_path / "runs").glob("*.json"):  # the use runs were made from the stored result
         use = json.loads(path.read_text())
         if use["tags"]["stage"] == "use" and use["tags"]["seed"] == 0:
-            use["upstream_sha256"] = {made["key"]: Upstream(made["result"], {"blob.bin": blob}).digest()}
+            use["upstream_sha256"] = {made["key"]: handed(tmp_path, made)}
             path.write_text(json.dumps(use))
     assert "out of date" not in status(Staged(), seeds=[0], out=tmp_path)
     # two workers: the use runs would start beside the make run if they did not wait for its new result
@@ -129,9 +137,8 @@ def test_runs_that_need_a_run_made_again_are_made_again_after_it(store):
         == {"ran": 3, "skipped": 0}
     new = json.loads(made_path.read_text())
     assert "earlier" not in new["result"]
-    digest = Upstream(new["result"], {"blob.bin": (tmp_path / "runs" / new["key"] / "blob.bin").read_bytes()}).digest()
     for use in (r for r in records(tmp_path) if r["tags"]["stage"] == "use" and r["tags"]["seed"] == 0):
-        assert use["upstream_sha256"] == {new["key"]: digest}
+        assert use["upstream_sha256"] == {new["key"]: handed(tmp_path, new)}
 
 
 def test_a_failed_upstream_run_stops_the_runs_that_need_it(tmp_path):
