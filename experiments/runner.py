@@ -262,13 +262,16 @@ class Stores:
         return [needed for needed, made in later if made is not None and made["finished"] > record["finished"]]
 
     def runs_again(self, stale: Callable[[Run], bool]) -> Callable[[Run], bool]:
-        """Whether a sweep makes a run: it is not stored, or ``stale`` (made by code older than asked), or
-        outdated, or a run it needs is stored but made again in this sweep (then it is made again after it)."""
+        """Whether a sweep makes a run: it is not stored, or has lost an artifact, or ``stale`` (made by code
+        older than asked), or outdated, or a run it needs is stored but made again in this sweep (then it is made
+        again after it)."""
         decided: dict[str, bool] = {}
 
         def again(run: Run) -> bool:
             if run.key not in decided:
-                decided[run.key] = (not self.of(run).has(run) or stale(run) or bool(self.outdated(run))
+                store = self.of(run)
+                decided[run.key] = (not store.has(run) or bool(store.lost_artifacts(run)) or stale(run)
+                                    or bool(self.outdated(run))
                                     or any(self.of(needed).has(needed) and again(needed) for needed in run.needs))
             return decided[run.key]
         return again
@@ -472,6 +475,10 @@ def status(study: Study, quick: bool = False, seeds: Sequence[int] | None = None
     lines += [f"  missing: {run.label}" for run in missing]
     stores = Stores(study, quick, seeds, out)
     for run in declared_runs(study, quick, seeds):
+        lost = stores.of(run).lost_artifacts(run)
+        if lost:
+            lines.append(f"  incomplete: {run.label} (its record lists {', '.join(lost)}, which the store has "
+                         "lost; `run` makes it again, and the runs that need it after it)")
         changed = stores.outdated(run)
         if changed:
             lines.append(f"  out of date: {run.label} (made from an earlier result of "

@@ -55,19 +55,23 @@ class RunStore:
         except json.JSONDecodeError as err:
             raise ValueError(f"stored run {path} is not valid JSON ({err}); delete it to run it again") from err
 
+    def lost_artifacts(self, run: Run) -> list[str]:
+        """The artifacts the stored record of ``run`` lists that are not in the store (a store copied without
+        them): such a run is incomplete and runs again. Empty if it is not stored."""
+        holder = self._holder(run)
+        if holder is None:
+            return []
+        return [name for name in holder.get(run).get("artifacts", [])
+                if not (holder.artifact_folder(run) / name).is_file()]
+
     def upstream(self, run: Run) -> Upstream | None:
         """What a run that needs ``run`` receives: its result and its artifacts; None if it is not stored, or if
         an artifact its record lists is missing (then it must run again)."""
         holder = self._holder(run)
-        if holder is None:
+        if holder is None or self.lost_artifacts(run):
             return None
         record = holder.get(run)
-        artifacts = {}
-        for name in record.get("artifacts", []):
-            path = holder.artifact_folder(run) / name
-            if not path.is_file():
-                return None
-            artifacts[name] = path.read_bytes()
+        artifacts = {name: (holder.artifact_folder(run) / name).read_bytes() for name in record.get("artifacts", [])}
         return Upstream(record["result"], artifacts)
 
     def put(self, run: Run, result: dict[str, Any], seconds: float, study: str,

@@ -86,6 +86,22 @@ def test_a_lost_artifact_makes_its_run_run_again_before_the_runs_that_need_it(st
     assert (tmp_path / "runs" / made["key"] / "blob.bin").is_file()
 
 
+def test_a_stored_run_that_lost_an_artifact_is_incomplete_and_made_again_with_the_runs_that_need_it(store):
+    tmp_path = store
+    made = next(r for r in records(tmp_path) if r["tags"] == {"stage": "make", "seed": 0})
+    for record in records(tmp_path):  # as stored before digests: nothing but the lost file shows the loss
+        record.pop("upstream_sha256", None)
+        (tmp_path / "runs" / f"{record['key']}.json").write_text(json.dumps(record))
+    (tmp_path / "runs" / made["key"] / "blob.bin").unlink()
+    label = Run(made["tags"], {}).label
+    assert [line for line in status(Staged(), out=tmp_path).splitlines() if "incomplete" in line] == \
+        [f"  incomplete: {label} (its record lists blob.bin, which the store has lost; `run` makes it again, "
+         "and the runs that need it after it)"]
+    assert run_study(Staged(), workers=1, out=tmp_path, progress=False) == {"ran": 3, "skipped": 3}
+    assert (tmp_path / "runs" / made["key"] / "blob.bin").is_file()
+    assert "incomplete" not in status(Staged(), out=tmp_path)
+
+
 def test_a_run_made_from_an_earlier_result_of_a_run_it_needs_is_out_of_date(store):
     tmp_path = store
     made = next(r for r in records(tmp_path) if r["tags"] == {"stage": "make", "seed": 0})
