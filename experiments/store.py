@@ -59,18 +59,21 @@ class RunStore:
         """The artifacts the stored record of ``run`` lists that are not in the store (a store copied without
         them): such a run is incomplete and runs again. Empty if it is not stored."""
         holder = self._holder(run)
-        if holder is None:
-            return []
-        return [name for name in holder.get(run).get("artifacts", [])
-                if not (holder.artifact_folder(run) / name).is_file()]
+        return [] if holder is None else holder._absent(run, holder.get(run))
+
+    def _absent(self, run: Run, record: dict[str, Any]) -> list[str]:
+        """The artifacts ``record`` lists that this store's folder of ``run`` does not hold."""
+        return [name for name in record.get("artifacts", []) if not (self.artifact_folder(run) / name).is_file()]
 
     def upstream(self, run: Run) -> Upstream | None:
         """What a run that needs ``run`` receives: its result and its artifacts; None if it is not stored, or if
         an artifact its record lists is missing (then it must run again)."""
         holder = self._holder(run)
-        if holder is None or self.lost_artifacts(run):
+        if holder is None:
             return None
         record = holder.get(run)
+        if holder._absent(run, record):
+            return None
         artifacts = {name: (holder.artifact_folder(run) / name).read_bytes() for name in record.get("artifacts", [])}
         return Upstream(record["result"], artifacts)
 
