@@ -9,8 +9,14 @@ keeps the latest timing of every study, full and ``--quick`` apart, and gives th
 With ``--adopt``, the clone's runs (full protocols) replace the committed ones in this checkout's store: a timing
 is also a re-run with today's code, recorded with its commit; then ``python -m experiments report NAME``.
 
+With ``--populations`` each sweep runs with ``run --populations`` and is kept apart (``full_populations``); its runs
+are never adopted (a member matches its single run only to rounding: docs/populations.md). A study none of whose
+runs pool runs the same jobs either way: it is not timed again, and its timing without populations counts in the
+total.
+
     python bench/paper.py table1 per_class [--quick] [--workers 2] [--adopt]
     python bench/paper.py all --quick
+    python bench/paper.py all --populations
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from pathlib import Path
 
 from results_file import RESULTS, write_results  # first: it puts this checkout's package on the path
 
-from experiments import STUDIES  # noqa: E402
+from experiments import STUDIES, study  # noqa: E402
+from experiments.runner import declared_runs, plan  # noqa: E402
 from mnist1d_hf.atomic import write_file, write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 3 * 3600  # the whole paper at its full protocols in at most 3 hours on 2 cores
+PROTOCOLS = ("full", "quick", "full_populations", "quick_populations")  # paper.json's sections
 
 
 class LoadSampler(threading.Thread):
@@ -134,14 +142,20 @@ def adopt(name: str, clone: Path) -> int:
     return len(fresh)
 
 
-def time_study(name: str, quick: bool, workers: int, adopting: bool = False) -> dict:
+def pools(name: str, quick: bool) -> bool:
+    """Whether ``run --populations`` trains any of the study's runs as a population (otherwise it runs the same
+    jobs as without)."""
+    return any(job.seeds is not None for job in plan(declared_runs(study(name), quick, None), populations=True))
+
+
+def time_study(name: str, quick: bool, workers: int, adopting: bool = False, populations: bool = False) -> dict:
     """Run one study from an empty store in a fresh clone; its wall time, load, runs and comparison."""
     with tempfile.TemporaryDirectory(prefix="paper-") as temp:
         clone = Path(temp) / "checkout"
         commit = fresh_clone(clone)
         shutil.rmtree(clone / "results" / name / "runs", ignore_errors=True)
         command = [sys.executable, "-m", "experiments", "run", name, "--workers", str(workers), "--no-progress",
-                   *(["--quick"] if quick else [])]
+                   *(["--quick"] if quick else []), *(["--populations"] if populations else [])]
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
         sampler = LoadSampler()
         sampler.start()
@@ -154,7 +168,8 @@ def time_study(name: str, quick: bool, workers: int, adopting: bool = False) -> 
         ran = next((line for line in done.stdout.splitlines() if line.startswith("ran ")), "")
         print(f"{name:22s} {seconds:8.1f} s  {ran}  load median {statistics.median(load):.1f} "
               f"(max {max(load):.1f})", flush=True)
-        timing = {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "commit": commit,
+        timing = {"seconds": round(seconds, 1), "runs": ran, "workers": workers, "populations": populations,
+                  "commit": commit,
                   "load_median": round(statistics.median(load), 2), "load_max": round(max(load), 2),
                   "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   **compare_with_committed(name, clone, quick)}
@@ -170,25 +185,41 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--adopt", action="store_true",
                         help="the clone's runs replace the committed ones in this checkout's store (full protocols)")
+    parser.add_argument("--populations", action="store_true",
+                        help="the sweeps with `run --populations`, timed apart from the default ones; not adoptable")
     args = parser.parse_args()
+    if args.populations and args.adopt:
+        parser.error("--adopt takes the default sweeps' runs: a population member matches its single run only to "
+                     "rounding, and the store holds the single runs")
     names = list(STUDIES) if "all" in args.studies else list(dict.fromkeys(args.studies))
 
     previous = RESULTS / "paper.json"
     record = json.loads(previous.read_text()) if previous.exists() else {}
-    protocol = "quick" if args.quick else "full"
+    base = "quick" if args.quick else "full"
+    protocol = f"{base}_populations" if args.populations else base
     timings = record.get(protocol, {}).get("studies", {})
+    same_jobs = [name for name in STUDIES if not pools(name, args.quick)] if args.populations else []
     for name in names:
-        timings[name] = time_study(name, args.quick, args.workers, args.adopt)
-        record[protocol] = summary(timings)
-        write_results("paper", {k: v for k, v in record.items() if k in ("full", "quick")})
+        if name in same_jobs:
+            print(f"{name}: no run pools, so `--populations` runs the same jobs as without; its {base} timing counts",
+                  flush=True)
+            continue
+        timings[name] = time_study(name, args.quick, args.workers, args.adopt, args.populations)
+        record[protocol] = summary(timings, {n: record.get(base, {}).get("studies", {}).get(n) for n in same_jobs})
+        write_results("paper", {k: v for k, v in record.items() if k in PROTOCOLS})
 
 
-def summary(timings: dict[str, dict]) -> dict:
-    """Every study's latest timing, and the total once all studies have one."""
-    missing = [name for name in STUDIES if name not in timings]
-    total = None if missing else round(sum(t["seconds"] for t in timings.values()), 1)
-    return {"studies": {name: timings[name] for name in STUDIES if name in timings}, "total_seconds": total,
-            "not_timed_yet": missing, "target_seconds": TARGET_SECONDS}
+def summary(timings: dict[str, dict], same_jobs: dict[str, dict | None] | None = None) -> dict:
+    """Every study's latest timing, and the total once all studies have one. ``same_jobs``: the studies whose sweep
+    runs the same jobs with populations as without, with their timing without (None if not timed yet)."""
+    same_jobs = same_jobs or {}
+    counted = {**{name: t for name, t in same_jobs.items() if t is not None}, **timings}
+    missing = [name for name in STUDIES if name not in counted]
+    total = None if missing else round(sum(counted[name]["seconds"] for name in STUDIES), 1)
+    borrowed = {name: t["seconds"] if t else None for name, t in same_jobs.items()}
+    return {"studies": {name: timings[name] for name in STUDIES if name in timings},
+            **({"same_jobs_as_without_populations": borrowed} if borrowed else {}),
+            "total_seconds": total, "not_timed_yet": missing, "target_seconds": TARGET_SECONDS}
 
 
 if __name__ == "__main__":
