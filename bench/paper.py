@@ -199,13 +199,14 @@ def main() -> None:
     protocol = f"{base}_populations" if args.populations else base
     timings = record.get(protocol, {}).get("studies", {})
     same_jobs = [name for name in STUDIES if not pools(name, args.quick)] if args.populations else []
+    without = {name: record.get(base, {}).get("studies", {}).get(name) for name in same_jobs}
     for name in names:
         if name in same_jobs:
             print(f"{name}: no run pools, so `--populations` runs the same jobs as without; its {base} timing counts",
                   flush=True)
             continue
         timings[name] = time_study(name, args.quick, args.workers, args.adopt, args.populations)
-        record[protocol] = summary(timings, {n: record.get(base, {}).get("studies", {}).get(n) for n in same_jobs})
+        record[protocol] = summary(timings, without)
         write_results("paper", {k: v for k, v in record.items() if k in PROTOCOLS})
 
 
